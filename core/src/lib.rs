@@ -84,4 +84,4 @@ pub use state::{LeaseRecord, LockState, Status};
 pub use table::LockTable;
 pub use time::{Timestamp, Ttl};
 pub use token::{FencingToken, RequestId};
-pub use transition::{Decision, Request};
+pub use transition::{Decision, Request, check_clock, lease_expiry};

@@ -18,7 +18,8 @@ pub enum Status {
     /// Released by its holder after it had already expired; `expires_at` is unchanged. The holder
     /// was told [`ReleaseOutcome::Expired`](crate::ReleaseOutcome::Expired).
     ReleasedAfterExpiry,
-    /// Ended by an administrator's evict while it was valid; `expires_at` is the evict instant.
+    /// Ended by an administrator's evict while it was valid; `expires_at` is unchanged (the
+    /// expiry the lease had when it was evicted).
     Evicted,
 }
 
@@ -39,7 +40,8 @@ pub struct LeaseRecord<O = Owner> {
     pub request_id: RequestId,
     /// When the lease was granted, on the store's clock.
     pub acquired_at: Timestamp,
-    /// When the lease ends (status [`Active`](Status::Active)) or ended (any other status).
+    /// When the lease ends (status [`Active`](Status::Active)); for an ended lease, when it ended
+    /// ([`Released`](Status::Released)) or was due to end (the other statuses).
     pub expires_at: Timestamp,
     /// Whether a request has ended the lease, and which.
     pub status: Status,

@@ -80,16 +80,14 @@ impl<O: Clone + Eq> LockState<O> {
     /// [`DecideError::TokensExhausted`] when a grant would need a token past
     /// [`FencingToken::MAX`].
     pub fn decide(&self, request: &Request<O>, now: Timestamp) -> Result<Decision<O>, DecideError> {
-        if !now.is_representable() {
-            return Err(DecideError::ClockOutOfRange { now });
-        }
+        check_clock(now)?;
         match request {
             Request::Acquire {
                 owner,
                 request_id,
                 ttl,
-            } => self.acquire(owner, *request_id, expiry(now, *ttl)?, now),
-            Request::Renew { token, ttl } => Ok(self.renew(*token, expiry(now, *ttl)?, now)),
+            } => self.acquire(owner, *request_id, lease_expiry(now, *ttl)?, now),
+            Request::Renew { token, ttl } => Ok(self.renew(*token, lease_expiry(now, *ttl)?, now)),
             Request::Release { token } => Ok(self.release(*token, now)),
             Request::Evict => Ok(self.evict(now)),
         }
@@ -199,11 +197,12 @@ impl<O: Clone + Eq> LockState<O> {
 
     fn evict(&self, now: Timestamp) -> Decision<O> {
         match self.valid_record(now) {
+            // The record keeps the expiry the lease had, so the answer can report it (a store's
+            // single UPDATE ... RETURNING sees only the row it wrote).
             Some(current) => Decision {
                 outcome: Outcome::Evict(EvictOutcome::Evicted(current.holder())),
                 write: Some(LeaseRecord {
                     status: Status::Evicted,
-                    expires_at: now,
                     ..current.clone()
                 }),
             },
@@ -230,8 +229,34 @@ impl<O: Clone + Eq> LockState<O> {
     }
 }
 
-/// `now + ttl`, or the error that says it cannot be stored.
-fn expiry(now: Timestamp, ttl: Ttl) -> Result<Timestamp, DecideError> {
+/// Checks that a store can keep the clock reading `now`.
+///
+/// [`LockState::decide`] runs this first; an adapter that decides in its store rather than through
+/// `decide` runs it too, so that every store refuses the same readings.
+///
+/// # Errors
+///
+/// [`DecideError::ClockOutOfRange`] when `now` is past [`Timestamp::MAX`].
+pub fn check_clock(now: Timestamp) -> Result<(), DecideError> {
+    if now.is_representable() {
+        Ok(())
+    } else {
+        Err(DecideError::ClockOutOfRange { now })
+    }
+}
+
+/// The expiry of a lease granted or renewed at `now` for `ttl`: `now + ttl`.
+///
+/// [`LockState::decide`] computes every expiry with this function; an adapter that decides in its
+/// store uses it to compute the expiry it passes to the store, so that every store refuses the
+/// same requests.
+///
+/// # Errors
+///
+/// [`DecideError::ClockOutOfRange`] when `now` is past [`Timestamp::MAX`],
+/// [`DecideError::ExpiryOverflow`] when `now + ttl` is.
+pub fn lease_expiry(now: Timestamp, ttl: Ttl) -> Result<Timestamp, DecideError> {
+    check_clock(now)?;
     now.checked_add(ttl)
         .ok_or(DecideError::ExpiryOverflow { now, ttl })
 }

@@ -70,7 +70,7 @@ fn states() -> Vec<(&'static str, LockState)> {
             "released after expiry",
             recorded(Status::ReleasedAfterExpiry, 90),
         ),
-        ("evicted at 95", recorded(Status::Evicted, 95)),
+        ("evicted (was due at 95)", recorded(Status::Evicted, 95)),
     ]
 }
 
@@ -210,7 +210,7 @@ fn expected(state: &str, request: &str) -> (Outcome, Option<LockState>) {
         ("held until 150", "release #2") => not_holder(Some(holder_a(150))),
         ("held until 150", "evict") => (
             Outcome::Evict(EvictOutcome::Evicted(holder_a(150))),
-            Some(recorded(Status::Evicted, NOW)),
+            Some(recorded(Status::Evicted, 150)),
         ),
 
         // Every ended lease is free to acquire, with the next token.
@@ -232,8 +232,8 @@ fn expected(state: &str, request: &str) -> (Outcome, Option<LockState>) {
         }
         ("released at 80", "release #3") => release(ReleaseOutcome::Released, None),
         ("released after expiry", "release #3") => release(ReleaseOutcome::Expired, None),
-        ("evicted at 95", r) if r.starts_with("renew #3") => lost(Evicted, None),
-        ("evicted at 95", "release #3") => not_holder(None),
+        ("evicted (was due at 95)", r) if r.starts_with("renew #3") => lost(Evicted, None),
+        ("evicted (was due at 95)", "release #3") => not_holder(None),
         other => panic!("the table has no row for {other:?}"),
     }
 }
