@@ -1,0 +1,109 @@
+//! Named configurations.
+
+use crate::config::{Config, Faults, PropertyKind, PropertySet, Protocol};
+
+/// A named configuration and what it is for.
+#[derive(Clone, Copy, Debug)]
+pub struct Preset {
+    /// The name `--preset` takes.
+    pub name: &'static str,
+    /// One line on what the preset is for.
+    pub summary: &'static str,
+    /// The configuration (its `protocol` field is replaced by each of `protocols` in turn).
+    pub config: Config,
+    /// The protocols the preset checks unless `--protocol` says otherwise.
+    pub protocols: &'static [Protocol],
+}
+
+const NO_FAULTS: Faults = Faults {
+    crash: false,
+    pause: false,
+    lost_replies: false,
+    skew: 0,
+};
+
+/// Only what the reference Promela model has: acquire, release with token, crash, tick, and
+/// mutual exclusion. Used to compare state counts and speed with SPIN on the same state space.
+const fn spin_comparable(clients: u8, horizon: u8, attempts: u8) -> Config {
+    Config {
+        protocol: Protocol::Atomic,
+        clients,
+        resources: 1,
+        ttl: 2,
+        horizon,
+        attempts,
+        renew: false,
+        writes: false,
+        faults: Faults {
+            crash: true,
+            ..NO_FAULTS
+        },
+        properties: PropertySet::only(PropertyKind::MutualExclusion),
+    }
+}
+
+const EVERY_PROPERTY: PropertySet = {
+    let mut set = PropertySet::only(PropertyKind::MutualExclusion);
+    let all = PropertyKind::ALL;
+    let mut i = 0;
+    while i < all.len() {
+        set = set.with(all[i]);
+        i += 1;
+    }
+    set
+};
+
+/// Every action, every fault, every property: the configuration of the default report.
+const fn everything(clients: u8, resources: u8, horizon: u8) -> Config {
+    Config {
+        protocol: Protocol::Atomic,
+        clients,
+        resources,
+        ttl: 2,
+        horizon,
+        attempts: 2,
+        renew: true,
+        writes: true,
+        faults: Faults {
+            crash: true,
+            pause: true,
+            lost_replies: true,
+            skew: 1,
+        },
+        properties: EVERY_PROPERTY,
+    }
+}
+
+/// Every preset.
+pub const PRESETS: [Preset; 4] = [
+    Preset {
+        name: "default",
+        summary: "every protocol, action, fault and property; what `leasehold-check` runs with no arguments",
+        config: everything(3, 1, 4),
+        protocols: &Protocol::ALL,
+    },
+    Preset {
+        name: "baseline",
+        summary: "SPIN comparison: 3 clients, ttl 2, horizon 4, 2 attempts; acquire/release/crash; mutual exclusion",
+        config: spin_comparable(3, 4, 2),
+        protocols: &[Protocol::Atomic],
+    },
+    Preset {
+        name: "large",
+        summary: "SPIN comparison: 4 clients, ttl 2, horizon 6, 3 attempts; acquire/release/crash; mutual exclusion",
+        config: spin_comparable(4, 6, 3),
+        protocols: &[Protocol::Atomic],
+    },
+    Preset {
+        name: "wide",
+        summary: "scaling: 4 clients over 2 resources, every action, fault and property",
+        config: everything(4, 2, 4),
+        protocols: &[Protocol::Atomic],
+    },
+];
+
+/// The preset called `name`, if any.
+#[must_use]
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}

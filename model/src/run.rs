@@ -1,0 +1,286 @@
+//! Running checkers: one per (protocol, property), with verdicts, timings and counterexamples.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use stateright::{Checker, CheckerBuilder, Model};
+
+use crate::config::{Config, Expectation, PropertyKind, PropertySet};
+use crate::model::LeaseModel;
+use crate::state::State;
+use crate::trace::{Step, render};
+
+/// How to run the checkers.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Checker threads for exhaustive runs.
+    pub threads: usize,
+    /// Stop a run after this long and report it incomplete.
+    pub timeout: Option<Duration>,
+    /// Stop a run after generating this many states and report it incomplete.
+    pub max_states: Option<usize>,
+    /// Do not explore past this depth; a run that reaches it is reported incomplete.
+    pub max_depth: Option<usize>,
+    /// Symmetry reduction over clients (depth-first; counterexamples are still extracted by a
+    /// breadth-first run without it).
+    pub symmetry: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            threads: 2,
+            timeout: None,
+            max_states: None,
+            max_depth: None,
+            symmetry: false,
+        }
+    }
+}
+
+/// What a check concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// A safety property held in every reachable state.
+    Holds,
+    /// A safety property failed in some reachable state.
+    Violated,
+    /// A sanity property was reached.
+    Found,
+    /// A sanity property was never reached though every state was explored.
+    NotFound,
+    /// The run stopped (timeout, state or depth limit) before it could conclude.
+    Incomplete,
+}
+
+impl Verdict {
+    /// The verdict as the report prints it.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Holds => "holds",
+            Self::Violated => "violated",
+            Self::Found => "found",
+            Self::NotFound => "not found",
+            Self::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// Progress of a running check, reported at least every two seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress<'a> {
+    /// The configuration being checked.
+    pub config: &'a Config,
+    /// The property being checked.
+    pub property: PropertyKind,
+    /// Unique states so far.
+    pub unique_states: usize,
+    /// Deepest state so far.
+    pub max_depth: usize,
+    /// Time since the check started.
+    pub elapsed: Duration,
+}
+
+/// The result of checking one property of one configuration.
+#[derive(Clone, Debug)]
+pub struct CheckResult {
+    /// The configuration checked.
+    pub config: Config,
+    /// The property checked.
+    pub property: PropertyKind,
+    /// What the run was expected to conclude.
+    pub expected: Verdict,
+    /// What it concluded.
+    pub verdict: Verdict,
+    /// Unique states explored (representatives, under symmetry reduction).
+    pub unique_states: usize,
+    /// States generated, repeats included.
+    pub generated_states: usize,
+    /// The deepest state explored.
+    pub max_depth: usize,
+    /// Wall time of the exhaustive run.
+    pub wall: Duration,
+    /// Threads of the exhaustive run.
+    pub threads: usize,
+    /// Whether symmetry reduction was on.
+    pub symmetry: bool,
+    /// For a violation: the shortest path to it, step by step (`None` if the breadth-first run
+    /// that extracts it hit the timeout).
+    pub counterexample: Option<Vec<Step>>,
+}
+
+impl CheckResult {
+    /// Whether the verdict is the expected one.
+    #[must_use]
+    pub fn matches(&self) -> bool {
+        self.verdict == self.expected
+    }
+
+    /// Unique states per second of wall time.
+    #[must_use]
+    pub fn states_per_second(&self) -> f64 {
+        let secs = self.wall.as_secs_f64();
+        if secs > 0.0 {
+            self.unique_states as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The verdict `config` is expected to reach on `property`.
+#[must_use]
+pub fn expected_verdict(config: &Config, property: PropertyKind) -> Verdict {
+    match property.expectation() {
+        Expectation::Always if config.expected_violation() == Some(property) => Verdict::Violated,
+        Expectation::Always => Verdict::Holds,
+        Expectation::Sometimes => Verdict::Found,
+    }
+}
+
+/// Checks `property` of `config`, exhaustively within the options' limits, in a checker of its own.
+///
+/// `progress` is called about every 250 ms while the run lasts.
+///
+/// # Errors
+///
+/// The configuration's [`ConfigError`](crate::ConfigError).
+pub fn check(
+    config: &Config,
+    property: PropertyKind,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<CheckResult, crate::ConfigError> {
+    let single = Config {
+        properties: PropertySet::only(property),
+        ..*config
+    };
+    let model = LeaseModel::new(single)?;
+    let started = Instant::now();
+    let mut checker = builder(model.clone(), options).spawn_dfs();
+    let finished = join_in_background(checker.handles());
+    loop {
+        match finished.recv_timeout(Duration::from_millis(250)) {
+            Err(RecvTimeoutError::Timeout) => progress(Progress {
+                config,
+                property,
+                unique_states: checker.unique_state_count(),
+                max_depth: checker.max_depth(),
+                elapsed: started.elapsed(),
+            }),
+            Ok(Ok(())) => break,
+            Ok(Err(())) | Err(RecvTimeoutError::Disconnected) => {
+                panic!("a checker thread panicked: the model has a bug")
+            }
+        }
+    }
+    let wall = started.elapsed();
+    let discovered = checker.discovery(property.name()).is_some();
+    let verdict = verdict(property, discovered, stopped_early(&checker, options, wall));
+    let counterexample = if verdict == Verdict::Violated {
+        shortest_counterexample(&model, property, options.timeout)
+    } else {
+        None
+    };
+    Ok(CheckResult {
+        config: single,
+        property,
+        expected: expected_verdict(config, property),
+        verdict,
+        unique_states: checker.unique_state_count(),
+        generated_states: checker.state_count(),
+        max_depth: checker.max_depth(),
+        wall,
+        threads: options.threads,
+        symmetry: options.symmetry,
+        counterexample,
+    })
+}
+
+/// Joins the checker's threads on a thread of its own, and says when they are done, so that the
+/// caller can report progress meanwhile and still time the run to the millisecond.
+fn join_in_background(handles: Vec<JoinHandle<()>>) -> Receiver<Result<(), ()>> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let joined = handles
+            .into_iter()
+            .map(JoinHandle::join)
+            .collect::<Result<Vec<()>, _>>();
+        let _ = sender.send(joined.map(drop).map_err(drop));
+    });
+    receiver
+}
+
+fn builder(model: LeaseModel, options: &RunOptions) -> CheckerBuilder<LeaseModel> {
+    let mut builder = model.checker().threads(options.threads.max(1));
+    if options.symmetry {
+        builder = builder.symmetry_fn(State::representative);
+    }
+    if let Some(timeout) = options.timeout {
+        builder = builder.timeout(timeout);
+    }
+    if let Some(states) = options.max_states {
+        builder = builder.target_state_count(states);
+    }
+    if let Some(depth) = options.max_depth {
+        builder = builder.target_max_depth(depth);
+    }
+    builder
+}
+
+/// Whether the run may have stopped before exploring everything. Conservative: a run that ends
+/// exactly at a limit counts as stopped by it.
+fn stopped_early(checker: &impl Checker<LeaseModel>, options: &RunOptions, wall: Duration) -> bool {
+    let timed_out = options.timeout.is_some_and(|t| wall >= t);
+    let state_limit = options
+        .max_states
+        .is_some_and(|n| checker.state_count() >= n);
+    let depth_limit = options.max_depth.is_some_and(|d| checker.max_depth() >= d);
+    timed_out || state_limit || depth_limit
+}
+
+fn verdict(property: PropertyKind, discovered: bool, stopped_early: bool) -> Verdict {
+    match (property.expectation(), discovered, stopped_early) {
+        (Expectation::Always, true, _) => Verdict::Violated,
+        (Expectation::Sometimes, true, _) => Verdict::Found,
+        (_, false, true) => Verdict::Incomplete,
+        (Expectation::Always, false, false) => Verdict::Holds,
+        (Expectation::Sometimes, false, false) => Verdict::NotFound,
+    }
+}
+
+/// The shortest path to a violation of `property`: a single-threaded breadth-first run, which
+/// stateright guarantees finds a shortest path when it checks one property (with several
+/// properties or threads it may keep a longer one). `model` must check `property` alone.
+#[must_use]
+pub fn shortest_counterexample(
+    model: &LeaseModel,
+    property: PropertyKind,
+    timeout: Option<Duration>,
+) -> Option<Vec<Step>> {
+    let mut builder = model.clone().checker().threads(1);
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    let path = builder.spawn_bfs().join().discovery(property.name())?;
+    Some(render(model, &path.into_vec()))
+}
+
+/// Checks every applicable property of `config`, one checker each.
+///
+/// # Errors
+///
+/// The configuration's [`ConfigError`](crate::ConfigError).
+pub fn check_all(
+    config: &Config,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Vec<CheckResult>, crate::ConfigError> {
+    config.validate()?;
+    config
+        .checked_properties()
+        .map(|property| check(config, property, options, progress))
+        .collect()
+}
