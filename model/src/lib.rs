@@ -14,9 +14,9 @@ pub use config::{
     Config, ConfigError, Expectation, Faults, MAX_ATTEMPTS, MAX_CLIENTS, MAX_RESOURCES,
     PropertyKind, PropertySet, Protocol,
 };
-pub use model::{Action, LeaseModel, Reply};
+pub use model::{Action, LeaseModel, ParseActionError, Reply};
 pub use preset::{PRESETS, Preset, preset};
 pub use run::{
-    CheckResult, Progress, RunOptions, Verdict, check, check_all, expected_verdict,
+    CheckResult, Expect, Progress, RunOptions, Verdict, check, check_all, expected_verdict,
     shortest_counterexample,
 };

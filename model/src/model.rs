@@ -90,6 +90,120 @@ pub enum Action {
     },
 }
 
+impl core::fmt::Display for Action {
+    /// A stable, parseable form: `tick`, or the client's letter, a verb and its arguments, e.g.
+    /// `A acquire r0`, `B read r0 +1` (its clock one tick ahead), `A acquire r0 lost-reply`.
+    /// Regression tests keep counterexamples in this form, so it must not change.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Some(client) = self.client() else {
+            return f.write_str("tick");
+        };
+        let verb = match self {
+            Self::Tick => unreachable!("the clock has no client"),
+            Self::Acquire { .. } => "acquire",
+            Self::Retry { .. } => "retry",
+            Self::Read { .. } => "read",
+            Self::Write { .. } => "write",
+            Self::Renew { .. } => "renew",
+            Self::Release { .. } => "release",
+            Self::Crash { .. } => "crash",
+            Self::Pause { .. } => "pause",
+            Self::Use { .. } => "use",
+        };
+        write!(f, "{} {verb}", char::from(b'A' + client))?;
+        if let Self::Acquire { resource, .. } | Self::Read { resource, .. } = self {
+            write!(f, " r{resource}")?;
+        }
+        if let Self::Acquire { ahead, .. }
+        | Self::Retry { ahead, .. }
+        | Self::Read { ahead, .. }
+        | Self::Renew { ahead, .. }
+        | Self::Release { ahead, .. } = self
+            && *ahead > 0
+        {
+            write!(f, " +{ahead}")?;
+        }
+        if let Self::Acquire {
+            reply: Reply::Lost, ..
+        } = self
+        {
+            f.write_str(" lost-reply")?;
+        }
+        Ok(())
+    }
+}
+
+/// An [`Action`] text that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseActionError(pub String);
+
+impl core::fmt::Display for ParseActionError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "not an action: {:?}", self.0)
+    }
+}
+
+impl std::error::Error for ParseActionError {}
+
+impl core::str::FromStr for Action {
+    type Err = ParseActionError;
+
+    /// Parses the form [`Action`]'s `Display` writes.
+    fn from_str(text: &str) -> Result<Self, ParseActionError> {
+        let error = || ParseActionError(text.to_owned());
+        let mut words = text.split_whitespace();
+        let first = words.next().ok_or_else(error)?;
+        if first == "tick" {
+            return words
+                .next()
+                .is_none()
+                .then_some(Self::Tick)
+                .ok_or_else(error);
+        }
+        let client = match first.as_bytes() {
+            [letter @ b'A'..=b'Z'] => letter - b'A',
+            _ => return Err(error()),
+        };
+        let verb = words.next().ok_or_else(error)?;
+        let mut resource = None;
+        let mut ahead = 0;
+        let mut reply = Reply::Delivered;
+        for word in words {
+            if let Some(r) = word.strip_prefix('r') {
+                resource = Some(r.parse().map_err(|_| error())?);
+            } else if let Some(a) = word.strip_prefix('+') {
+                ahead = a.parse().map_err(|_| error())?;
+            } else if word == "lost-reply" {
+                reply = Reply::Lost;
+            } else {
+                return Err(error());
+            }
+        }
+        let needs_resource = || resource.ok_or_else(error);
+        Ok(match verb {
+            "acquire" => Self::Acquire {
+                client,
+                resource: needs_resource()?,
+                ahead,
+                reply,
+            },
+            "retry" => Self::Retry { client, ahead },
+            "read" => Self::Read {
+                client,
+                resource: needs_resource()?,
+                ahead,
+            },
+            "write" => Self::Write { client },
+            "renew" => Self::Renew { client, ahead },
+            "release" => Self::Release { client, ahead },
+            "crash" => Self::Crash { client },
+            "pause" => Self::Pause { client },
+            "use" => Self::Use { client },
+            _ => return Err(error()),
+        })
+    }
+}
+
 impl Action {
     /// The client taking the step, or `None` for the clock.
     #[must_use]

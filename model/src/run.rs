@@ -25,6 +25,24 @@ pub struct RunOptions {
     /// Symmetry reduction over clients (depth-first; counterexamples are still extracted by a
     /// breadth-first run without it).
     pub symmetry: bool,
+    /// Keep every field of stored rows instead of the abstraction (see [`crate::state`]):
+    /// slower, for checking that the abstraction changes no verdict.
+    pub exact_rows: bool,
+    /// Which safety property each protocol is expected to violate.
+    pub expect: Expect,
+}
+
+/// Which safety property a run is expected to violate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expect {
+    /// The planted bug's property, if the configuration exercises it
+    /// ([`Config::expected_violation`]); none for the shipped protocol.
+    #[default]
+    Computed,
+    /// This property, whatever the protocol.
+    Violation(PropertyKind),
+    /// None: every safety property holds.
+    NoViolation,
 }
 
 impl Default for RunOptions {
@@ -35,6 +53,8 @@ impl Default for RunOptions {
             max_states: None,
             max_depth: None,
             symmetry: false,
+            exact_rows: false,
+            expect: Expect::Computed,
         }
     }
 }
@@ -132,9 +152,14 @@ impl CheckResult {
 
 /// The verdict `config` is expected to reach on `property`.
 #[must_use]
-pub fn expected_verdict(config: &Config, property: PropertyKind) -> Verdict {
+pub fn expected_verdict(config: &Config, property: PropertyKind, expect: Expect) -> Verdict {
+    let violation = match expect {
+        Expect::Computed => config.expected_violation(),
+        Expect::Violation(property) => Some(property),
+        Expect::NoViolation => None,
+    };
     match property.expectation() {
-        Expectation::Always if config.expected_violation() == Some(property) => Verdict::Violated,
+        Expectation::Always if violation == Some(property) => Verdict::Violated,
         Expectation::Always => Verdict::Holds,
         Expectation::Sometimes => Verdict::Found,
     }
@@ -157,7 +182,10 @@ pub fn check(
         properties: PropertySet::only(property),
         ..*config
     };
-    let model = LeaseModel::new(single)?;
+    let mut model = LeaseModel::new(single)?;
+    if options.exact_rows {
+        model = model.without_abstraction();
+    }
     let started = Instant::now();
     let mut checker = builder(model.clone(), options).spawn_dfs();
     let finished = join_in_background(checker.handles());
@@ -187,7 +215,7 @@ pub fn check(
     Ok(CheckResult {
         config: single,
         property,
-        expected: expected_verdict(config, property),
+        expected: expected_verdict(config, property, options.expect),
         verdict,
         unique_states: checker.unique_state_count(),
         generated_states: checker.state_count(),

@@ -20,7 +20,7 @@ pub struct Step {
     pub clock: u8,
     /// Every resource's row (and protected resource) after the step.
     pub store: String,
-    /// The action as the model names it (stable across wording changes), for replaying the path.
+    /// The action in [`Action`]'s stable, parseable form, for replaying the path.
     pub raw: String,
 }
 
@@ -54,7 +54,7 @@ pub fn render(model: &LeaseModel, path: &[(State, Option<Action>)]) -> Vec<Step>
                 action: describe(model, before, action, after),
                 clock: after.clock,
                 store: store_line(model, after),
-                raw: format!("{action:?}"),
+                raw: action.to_string(),
             })
         })
         .collect()

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use leasehold_model::{
-    CheckResult, Config, LeaseModel, PRESETS, Progress, Protocol, RunOptions, check_all, preset,
-    report,
+    CheckResult, Config, Expect, Expectation, LeaseModel, PRESETS, Progress, PropertyKind,
+    Protocol, RunOptions, check_all, preset, report,
 };
 use stateright::Model;
 
@@ -90,6 +90,13 @@ struct Cli {
     /// Symmetry reduction over clients.
     #[arg(long)]
     symmetry: bool,
+    /// Keep every field of stored rows (no abstraction; slower): for checking the abstraction.
+    #[arg(long)]
+    exact_rows: bool,
+    /// Expect this safety property to be violated by every selected protocol ("none": expect
+    /// every property to hold), instead of each planted bug's own. Exit 1 if it is not so.
+    #[arg(long, value_name = "PROPERTY", value_parser = parse_expect)]
+    expect_violated: Option<Expect>,
     /// Print the report as JSON (schema in docs/verification.md); no progress.
     #[arg(long)]
     json: bool,
@@ -106,6 +113,18 @@ fn parse_protocol(name: &str) -> Result<Protocol, String> {
         let known: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
         format!("unknown protocol {name:?}; known: {}", known.join(", "))
     })
+}
+
+fn parse_expect(name: &str) -> Result<Expect, String> {
+    if name == "none" {
+        return Ok(Expect::NoViolation);
+    }
+    match PropertyKind::from_name(name) {
+        Some(p) if p.expectation() == Expectation::Always => Ok(Expect::Violation(p)),
+        _ => Err(format!(
+            "not a safety property: {name:?}; one of \"mutual exclusion\", \"tokens increase\", \"writes in token order\", none"
+        )),
+    }
 }
 
 fn presets_help() -> String {
@@ -176,6 +195,8 @@ impl Cli {
             max_states: self.max_states,
             max_depth: self.max_depth,
             symmetry: self.symmetry,
+            exact_rows: self.exact_rows,
+            expect: self.expect_violated.unwrap_or_default(),
         })
     }
 }
