@@ -1,0 +1,179 @@
+//! The `leasehold-check` binary, run for real: exit codes, the report, JSON and progress.
+
+use std::process::{Command, Output};
+
+use leasehold_model::{PropertyKind, Protocol};
+
+fn check(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leasehold-check"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every protocol, every property, every fault, small enough for a test.
+const SMALL: [&str; 8] = [
+    "--clients",
+    "2",
+    "--ttl",
+    "1",
+    "--horizon",
+    "2",
+    "--attempts",
+    "2",
+];
+
+#[test]
+fn exit_0_when_every_verdict_is_as_expected() {
+    let output = check(&SMALL);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let report = stdout(&output);
+    for protocol in Protocol::ALL {
+        assert!(
+            report.contains(protocol.name()),
+            "{protocol} missing:\n{report}"
+        );
+    }
+    assert!(report.contains("check-then-act violates \"mutual exclusion\""));
+    assert!(report.contains("read lock → free: decides to take it"));
+    assert!(
+        report
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("OK: all "))
+    );
+}
+
+#[test]
+fn exit_1_when_a_verdict_differs() {
+    let output = check(&[
+        "--preset",
+        "baseline",
+        "--quiet",
+        "--expect-violated",
+        "mutual exclusion",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let last = stdout(&output)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(last.starts_with("FAILED: 1 of 1"), "{last}");
+    assert!(
+        last.contains("atomic / mutual exclusion: expected violated, got holds"),
+        "{last}"
+    );
+}
+
+#[test]
+fn exit_2_on_bad_arguments_with_a_clear_message() {
+    let cases: [(&[&str], &str); 7] = [
+        (&["--clients", "0"], "clients must be 1..=6, not 0"),
+        (&["--ttl", "0"], "ttl must be at least 1 tick"),
+        (
+            &["--ttl", "3", "--horizon", "2"],
+            "horizon (2) must be at least ttl (3)",
+        ),
+        (
+            &["--protocol", "optimistic"],
+            "unknown protocol \"optimistic\"",
+        ),
+        (&["--preset", "huge"], "unknown preset \"huge\""),
+        (&["--threads", "0"], "threads must be at least 1"),
+        (&["--clients", "many"], "invalid value 'many'"),
+    ];
+    for (args, message) in cases {
+        let output = check(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(stdout(&output).is_empty(), "{args:?} printed a report");
+    }
+}
+
+#[test]
+fn exit_3_when_a_run_stops_before_it_can_conclude() {
+    for limit in [
+        ["--timeout", "0.2"],
+        ["--max-states", "1000"],
+        ["--max-depth", "5"],
+    ] {
+        let mut args = vec!["--preset", "large", "--quiet"];
+        args.extend(limit);
+        let output = check(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{limit:?}: {}",
+            stdout(&output)
+        );
+        let report = stdout(&output);
+        assert!(report.contains("incomplete"), "{report}");
+        assert!(!report.contains("OK:"), "an incomplete run is never a pass");
+    }
+}
+
+#[test]
+fn json_names_every_protocol_and_property() {
+    let mut args = SMALL.to_vec();
+    args.push("--json");
+    let output = check(&args);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stderr(&output).is_empty(), "--json prints no progress");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["summary"]["exit_code"], 0);
+    let results = report["results"].as_array().expect("results");
+    for protocol in Protocol::ALL {
+        for property in PropertyKind::ALL {
+            if protocol == Protocol::CheckThenAct && property == PropertyKind::LostReplyRecovered {
+                continue; // check-then-act's read has no reply to lose
+            }
+            let found = results
+                .iter()
+                .any(|r| r["protocol"] == protocol.name() && r["property"] == property.name());
+            assert!(found, "{protocol} / {property} missing");
+        }
+    }
+    let violation = results
+        .iter()
+        .find(|r| r["protocol"] == "check-then-act" && r["property"] == "mutual exclusion")
+        .expect("the seed's bug");
+    assert_eq!(violation["result"], "violated");
+    assert_eq!(
+        violation["counterexample"].as_array().map(Vec::len),
+        Some(4)
+    );
+}
+
+#[test]
+fn long_runs_report_progress_on_stderr() {
+    let output = check(&["--preset", "large", "--timeout", "4.5"]);
+    assert_eq!(output.status.code(), Some(3));
+    let progress: Vec<_> = stderr(&output)
+        .lines()
+        .filter(|l| l.starts_with("[atomic / mutual exclusion]"))
+        .map(str::to_owned)
+        .collect();
+    assert!(progress.len() >= 2, "at least every 2 s: {progress:?}");
+    let quiet = check(&["--preset", "large", "--timeout", "2.5", "--quiet"]);
+    assert!(stderr(&quiet).is_empty(), "--quiet prints no progress");
+}
