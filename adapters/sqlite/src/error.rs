@@ -37,7 +37,15 @@ pub enum Error {
     },
     /// The database (or its directory, which WAL mode must write to) cannot be written.
     ReadOnly,
-    /// The database lock was not obtained within the busy timeout; nothing changed.
+    /// The file could not be opened or created (a missing directory, no permission).
+    CannotOpen {
+        /// The file that was opened.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The database lock was not obtained within the busy timeout, or the row kept changing
+    /// under an operation for too many rounds; nothing changed. Retrying later is safe.
     Busy,
     /// The linked SQLite library is older than the features the schema needs.
     SqliteTooOld {
@@ -100,6 +108,7 @@ impl fmt::Display for Error {
                 None => write!(f, "{object} is missing from a leasehold schema"),
             },
             Self::ReadOnly => f.write_str("the lock database cannot be written"),
+            Self::CannotOpen { path, .. } => write!(f, "cannot open {}", path.display()),
             Self::Busy => f.write_str("the database stayed locked past the busy timeout"),
             Self::SqliteTooOld { found, required } => {
                 write!(f, "SQLite {found} is too old; leasehold needs {required}")
@@ -122,7 +131,7 @@ impl std::error::Error for Error {
             Self::Rejected(e) => Some(e),
             Self::Clock(e) => Some(e),
             Self::Random(e) => Some(e),
-            Self::Sqlite(e) => Some(e),
+            Self::Sqlite(e) | Self::CannotOpen { source: e, .. } => Some(e),
             _ => None,
         }
     }

@@ -5,7 +5,9 @@
 //!
 //! Starting over is lock-free, not wait-free: each extra round means another client's transition
 //! committed in between (or, for acquire, that the blocking lease reached its expiry), so some
-//! client always makes progress.
+//! client always makes progress. The rounds are still bounded ([`MAX_ROUNDS`], then
+//! [`Error::Busy`]): a write and a read that keep disagreeing about one row would otherwise spin
+//! forever, whether because of extreme contention or a statement that disagrees with the core.
 
 use std::borrow::Borrow;
 use std::time::Duration;
@@ -27,6 +29,11 @@ pub(crate) const ONE_MS: Ttl = match Ttl::from_millis(1) {
     Ok(ttl) => ttl,
     Err(_) => panic!("1 ms is a valid ttl"), // evaluated at compile time
 };
+
+/// How many write-then-read rounds one operation makes before giving up with [`Error::Busy`].
+/// Each extra round needs another client's commit on the same row within microseconds, so real
+/// contention almost never needs a second round.
+const MAX_ROUNDS: usize = 64;
 
 /// An acquire request, validated by the core.
 pub(crate) struct AcquireRequest {
@@ -123,11 +130,12 @@ impl<S: Seam> SqliteStore<S> {
     }
 
     pub(crate) fn attempt(&self, request: &AcquireRequest) -> Result<Acquire, Error> {
-        loop {
+        for _ in 0..MAX_ROUNDS {
             if let Some(outcome) = self.attempt_once(request)? {
                 return Ok(outcome);
             }
         }
+        Err(Error::Busy)
     }
 
     /// One acquire write, and when it was refused, one read for the report. `None`: the lease
@@ -166,7 +174,7 @@ impl<S: Seam> SqliteStore<S> {
     pub fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Renew, Error> {
         let ttl = Ttl::from_duration(ttl)?;
         let (resource, token) = (lease.resource(), lease.token());
-        loop {
+        for _ in 0..MAX_ROUNDS {
             let now = self.now()?;
             let expires_at = lease_expiry(now, ttl)?.as_millis();
             let renewed = self.run(Statement::Renew, |c| {
@@ -187,6 +195,7 @@ impl<S: Seam> SqliteStore<S> {
                 return Ok(Renew::Lost(lost));
             }
         }
+        Err(Error::Busy)
     }
 
     /// Ends `lease`. Retrying a release whose reply was lost gets the first answer again.
@@ -197,7 +206,7 @@ impl<S: Seam> SqliteStore<S> {
     pub fn release(&self, lease: impl Borrow<Lease>) -> Result<Release, Error> {
         let lease = lease.borrow();
         let (resource, token) = (lease.resource(), lease.token());
-        loop {
+        for _ in 0..MAX_ROUNDS {
             let now = self.now()?;
             let status = self.run(Statement::Release, |c| {
                 sql::release(c, resource.as_str(), token.get(), now.as_millis())
@@ -215,6 +224,7 @@ impl<S: Seam> SqliteStore<S> {
                 None => {}
             }
         }
+        Err(Error::Busy)
     }
 
     /// Administrative: ends whatever lease on `resource` is valid, whoever holds it. The evicted

@@ -59,7 +59,13 @@ pub(crate) fn check(inspection: &Inspection) -> Result<Found, Error> {
     if inspection.objects.is_empty() {
         return Ok(Found::Absent);
     }
-    check_meta(inspection)?;
+    // A newer version may reshape any object but the meta table, so the version comes first.
+    if let Some(found) = inspection.version.filter(|v| *v > VERSION) {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: VERSION,
+        });
+    }
     for (name, expected) in OBJECTS {
         let stored = inspection.objects.iter().find(|(found, _)| found == name);
         match stored {
@@ -72,30 +78,12 @@ pub(crate) fn check(inspection: &Inspection) -> Result<Found, Error> {
             }
         }
     }
-    Ok(Found::Current)
-}
-
-/// The meta table must have its one shape and a version this build understands.
-fn check_meta(inspection: &Inspection) -> Result<(), Error> {
-    let meta = inspection
-        .objects
-        .iter()
-        .find(|(name, _)| name == "leasehold_meta");
-    let Some((_, stored)) = meta else {
-        return Err(Error::SchemaMismatch {
-            object: "leasehold_meta",
-            found: None,
-        });
-    };
     match inspection.version {
-        Some(VERSION) => Ok(()),
-        Some(found) if found > VERSION => Err(Error::SchemaTooNew {
-            found,
-            supported: VERSION,
-        }),
+        Some(VERSION) => Ok(Found::Current),
+        // The right tables with no (or an older, unknown) version row.
         _ => Err(Error::SchemaMismatch {
             object: "leasehold_meta",
-            found: Some(stored.clone()),
+            found: Some(format!("schema_version = {:?}", inspection.version)),
         }),
     }
 }

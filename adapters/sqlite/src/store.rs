@@ -200,12 +200,26 @@ fn check_sqlite_version() -> Result<(), Error> {
     })
 }
 
-/// Classifies a failure to open the file at all.
+/// Classifies a failure to open the file at all. SQLite says only "cannot open"; when the file's
+/// directory has no write permission at all, that is why (the file cannot be created).
 fn open_error(path: &Path, e: rusqlite::Error) -> Error {
     match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => Error::NotADatabase {
             path: path.to_path_buf(),
         },
+        Some(ErrorCode::CannotOpen) if directory_is_read_only(path) => Error::ReadOnly,
+        Some(ErrorCode::CannotOpen) => Error::CannotOpen {
+            path: path.to_path_buf(),
+            source: e,
+        },
         _ => Error::from(e),
     }
+}
+
+fn directory_is_read_only(path: &Path) -> bool {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::metadata(directory).is_ok_and(|m| m.permissions().readonly())
 }

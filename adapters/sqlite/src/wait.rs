@@ -16,7 +16,8 @@ const MAX_PAUSE: Duration = Duration::from_secs(1);
 
 impl<S: Seam> SqliteStore<S> {
     /// Like [`SqliteStore::try_acquire`], retrying while the resource is busy until `wait` has
-    /// passed; then returns the last `Busy`.
+    /// passed; then returns the last `Busy`. A database lock held past the busy timeout
+    /// ([`Error::Busy`]) is retried the same way, and returned if it is the last answer.
     ///
     /// The whole call uses one request id, so an attempt whose reply was lost (it committed, then
     /// failed to report) is replayed by the next attempt rather than reported busy. Pauses grow
@@ -38,15 +39,22 @@ impl<S: Seam> SqliteStore<S> {
         let request = request.with_id(crate::new_request_id()?);
         let mut ceiling = FIRST_PAUSE;
         loop {
-            let holder = match self.attempt(&request)? {
-                Acquire::Busy(holder) => holder,
-                granted @ Acquire::Granted(_) => return Ok(granted),
+            // A busy database is waited out like a busy lease; the next attempt, with the same
+            // request id, also replays a grant whose reply was lost.
+            let busy = match self.attempt(&request) {
+                Ok(Acquire::Busy(holder)) => Ok(holder),
+                Ok(granted) => return Ok(granted),
+                Err(Error::Busy) => Err(Error::Busy),
+                Err(other) => return Err(other),
             };
             let left = wait.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Ok(Acquire::Busy(holder));
+                return busy.map(Acquire::Busy);
             }
-            let pause = jittered(ceiling)?.min(self.until_expiry(&holder)?);
+            let mut pause = jittered(ceiling)?;
+            if let Ok(holder) = &busy {
+                pause = pause.min(self.until_expiry(holder)?);
+            }
             thread::sleep(pause.max(Duration::from_millis(1)).min(left));
             ceiling = (ceiling * 2).min(MAX_PAUSE);
         }
