@@ -208,7 +208,9 @@ impl Model {
                 ttl,
             } => Expected::Outcome(self.table.apply(&resource(r), &renew(token, ttl), now)),
             Step::Release { resource: r, token } => {
-                let release = Request::Release { token: token_of(token) };
+                let release = Request::Release {
+                    token: token_of(token),
+                };
                 Expected::Outcome(self.table.apply(&resource(r), &release, now))
             }
             Step::Evict { resource: r } => {
@@ -225,9 +227,11 @@ impl Model {
                 self.now = now;
                 Expected::Nothing
             }
-            Step::Holder { resource: r } => Expected::Holder(
-                check_clock(now).map(|()| self.table.holder(&resource(r), now).map(|h| (resource(r), h))),
-            ),
+            Step::Holder { resource: r } => Expected::Holder(check_clock(now).map(|()| {
+                self.table
+                    .holder(&resource(r), now)
+                    .map(|h| (resource(r), h))
+            })),
             Step::List => Expected::List(check_clock(now).map(|()| {
                 let holders = self.table.holders(now);
                 holders.map(|(r, h)| (r.clone(), h)).collect()
@@ -339,7 +343,14 @@ impl StateMachineTest for Sut {
 fn lease(r: u8, token: u64) -> Lease {
     let zero = Timestamp::ZERO;
     let request_id = RequestId::from_u128(0);
-    Lease::from_parts(resource(r), owner(0), token_of(token), request_id, zero, zero)
+    Lease::from_parts(
+        resource(r),
+        owner(0),
+        token_of(token),
+        request_id,
+        zero,
+        zero,
+    )
 }
 
 /// Keeps `Rejected` errors (the core's refusals, which the store must share); any other error

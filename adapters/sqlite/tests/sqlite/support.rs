@@ -4,9 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use leasehold_sqlite::{
-    Durability, ManualClock, Options, Seam, SqliteStore, Statement, Timestamp,
-};
+use leasehold_sqlite::{Durability, ManualClock, Options, Seam, SqliteStore, Statement, Timestamp};
 use tempfile::TempDir;
 
 /// A store on a fresh file, with a manual clock starting at `start` ms.
@@ -15,14 +13,18 @@ pub(crate) struct TestStore<S: Seam = leasehold_sqlite::Direct> {
     pub(crate) clock: ManualClock,
     pub(crate) path: PathBuf,
     // Dropped last: the directory outlives the store's connection.
-    pub(crate) dir: TempDir,
+    _dir: TempDir,
 }
 
 pub(crate) fn store_at(start: u64, durability: Durability) -> TestStore {
     store_with_seam(start, durability, leasehold_sqlite::Direct)
 }
 
-pub(crate) fn store_with_seam<S: Seam>(start: u64, durability: Durability, seam: S) -> TestStore<S> {
+pub(crate) fn store_with_seam<S: Seam>(
+    start: u64,
+    durability: Durability,
+    seam: S,
+) -> TestStore<S> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("locks.db");
     let clock = ManualClock::new(Timestamp::from_millis(start));
@@ -35,14 +37,8 @@ pub(crate) fn store_with_seam<S: Seam>(start: u64, durability: Durability, seam:
         store,
         clock,
         path,
-        dir,
+        _dir: dir,
     }
-}
-
-/// A second store on the same file and clock as `of`.
-pub(crate) fn reopen<S: Seam>(of: &TestStore<S>) -> SqliteStore {
-    let options = Options::new().clock(of.clock.clone());
-    SqliteStore::open_with(&of.path, options).expect("the store reopens")
 }
 
 pub(crate) fn ms(millis: u64) -> Duration {
