@@ -235,7 +235,7 @@ fn tokens_exhausted_is_refused_and_changes_nothing() {
         .expect("deleted by hand");
     let mark = fixture.store.pruned_high_water().expect("mark");
     assert_eq!(
-        mark.map(|t| t.get()),
+        mark.map(leasehold_core::FencingToken::get),
         Some(i64::MAX.unsigned_abs()),
         "the trigger kept it"
     );

@@ -90,7 +90,10 @@ fn a_holder_paused_past_expiry_is_refused_after_someone_else_acquired() {
         panic!("the paused holder's write must be refused");
     };
     assert_eq!(lost.reason(), LostReason::NotCurrent);
-    assert_eq!(lost.current().map(|h| h.token()), Some(new.token()));
+    assert_eq!(
+        lost.current().map(leasehold_sqlite::Holder::token),
+        Some(new.token())
+    );
     assert!(!ran, "the closure must not run");
     assert_eq!(
         rows(&fixture),

@@ -55,10 +55,10 @@ fn work(store: &SqliteStore, owner: &str, attempt: usize, told: &Mutex<Vec<Told>
         return;
     };
     let mut expiry = lease.expires_at().as_millis();
-    if attempt % 2 == 0 {
-        if let Renew::Renewed(renewed) = store.renew(&lease, ms(7)).expect("renew") {
-            expiry = renewed.expires_at().as_millis();
-        }
+    if attempt.is_multiple_of(2)
+        && let Renew::Renewed(renewed) = store.renew(&lease, ms(7)).expect("renew")
+    {
+        expiry = renewed.expires_at().as_millis();
     }
     let entry = (lease.token().get(), lease.acquired_at().as_millis(), expiry);
     told.lock().expect("not poisoned").push(entry);
