@@ -218,10 +218,12 @@ impl<S: Seam> SqliteStore<S> {
                 None => {}
             }
             let state = self.read_state(resource)?;
-            match self.report(&state, &Request::Release { token }, now)? {
-                Some(Outcome::Release(outcome)) => return Ok(release_outcome(resource, outcome)),
-                Some(other) => unreachable!("the core answers a release with a release: {other:?}"),
-                None => {}
+            // `None`: the core would write, so the row changed since the write; start over.
+            // (The core answers a release with a release outcome, so no other arm is taken.)
+            if let Some(Outcome::Release(outcome)) =
+                self.report(&state, &Request::Release { token }, now)?
+            {
+                return Ok(release_outcome(resource, outcome));
             }
         }
         Err(Error::Busy)
