@@ -1,0 +1,102 @@
+//! Lease-based locks in SQLite whose every transition is one atomic statement, proven equal to
+//! the [`leasehold_core`] state machine.
+//!
+//! A lease lock is only as good as the step that decides "free → mine". Here that step is a
+//! single `INSERT … ON CONFLICT DO UPDATE … WHERE <free> RETURNING …`: SQLite decides and writes
+//! under one write lock, so two callers racing for an expired lease cannot both win (the
+//! check-then-act race this project exists for). Renew, release, evict and prune are single
+//! conditional statements too. A property test drives random request sequences through this
+//! store and the core side by side and requires equal answers and equal rows after every step.
+//!
+//! # Guarantees
+//!
+//! Those of [`leasehold_core`], for every store (thread or process) that opens the same file:
+//!
+//! - **Mutual exclusion**: at most one lease per resource is valid at any `now` of the store's
+//!   clock; a lease is valid iff it is active and `now < expires_at`.
+//! - **Fencing tokens** strictly increase per resource and survive release, expiry, eviction and
+//!   pruning (a high-water mark outlives deleted rows).
+//! - **Contention is an outcome** ([`Acquire::Busy`], [`Renew::Lost`], [`Release::NotHolder`], …),
+//!   never an [`Error`]; an error means nothing changed (bad input, busy database, storage
+//!   failure).
+//! - **Idempotent retries**: an acquire retried with the same [`RequestId`] gets the same lease
+//!   ([`SqliteStore::try_acquire_with_id`]); a retried release gets the first answer.
+//! - With [`Durability::Full`] (the default) a grant is on stable storage before it is returned.
+//!
+//! # Assumptions
+//!
+//! - Every store of a database reads the **same clock** ([`SystemClock`]: the host's wall clock,
+//!   so all users are on one host — SQLite's file locking does not work over network file
+//!   systems anyway). `now` is read once per statement, before the statement waits for SQLite's
+//!   write lock, so a statement that waited is judged as of the moment it was issued.
+//! - A holder stops relying on its lease before `expires_at` by its own reckoning and passes its
+//!   fencing token to whatever it protects. For data in the same database,
+//!   [`SqliteStore::with_fence`] does the token check inside the writing transaction.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use leasehold_sqlite::{Acquire, Fenced, Release, SqliteStore};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = SqliteStore::open(dir.path().join("locks.db"))?;
+//!
+//! let lease = match store.try_acquire("plan/42", "worker-a", Duration::from_secs(30))? {
+//!     Acquire::Granted(lease) => lease,
+//!     Acquire::Busy(holder) => panic!("{} holds it until {}", holder.owner(), holder.expires_at()),
+//! };
+//! // Someone else is told who holds it, and until when.
+//! let Acquire::Busy(holder) = store.try_acquire("plan/42", "worker-b", Duration::from_secs(30))?
+//! else { unreachable!("the lease is valid") };
+//! assert_eq!(holder.token(), lease.token());
+//!
+//! // Writes to the same database that commit only while the lease is current.
+//! let fenced = store.with_fence(&lease, |tx| {
+//!     tx.execute_batch("CREATE TABLE IF NOT EXISTS work (step TEXT)")?;
+//!     tx.execute("INSERT INTO work VALUES ('phase 1')", [])?;
+//!     Ok::<_, leasehold_sqlite::Error>(())
+//! })?;
+//! assert!(matches!(fenced, Fenced::Committed(())));
+//!
+//! assert_eq!(store.release(lease)?, Release::Released);
+//! assert!(store.holder("plan/42")?.is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! See `README.md` of this crate for the statements, the durability and clock choices and the
+//! error table, and `docs/sqlite.md` in the repository for the atomicity argument.
+#![forbid(unsafe_code)]
+
+mod clock;
+mod error;
+mod fence;
+mod ops;
+mod options;
+mod outcome;
+mod row;
+mod schema;
+mod seam;
+mod sql;
+mod store;
+mod wait;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{ClockError, Error};
+pub use leasehold_core::{FencingToken, LostReason, RequestId, Timestamp};
+pub use options::{Durability, Options};
+pub use outcome::{Acquire, Evict, Fenced, Holder, Lease, Lost, Release, Renew};
+pub use seam::{Direct, Seam, Statement};
+pub use store::SqliteStore;
+
+/// A fresh request id: 128 bits from the operating system's random source. Use one per acquire
+/// attempt, and the same one again only to retry that attempt after a lost reply.
+///
+/// # Errors
+///
+/// [`Error::Random`] when the random source fails.
+pub fn new_request_id() -> Result<RequestId, Error> {
+    let mut bytes = [0_u8; 16];
+    getrandom::fill(&mut bytes).map_err(Error::Random)?;
+    Ok(RequestId::from_bytes(bytes))
+}

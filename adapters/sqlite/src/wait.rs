@@ -1,0 +1,77 @@
+//! [`SqliteStore::acquire`]: try, then back off with jitter until a deadline.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::ops::AcquireRequest;
+use crate::outcome::{Acquire, Holder};
+use crate::seam::Seam;
+use crate::store::SqliteStore;
+
+/// The first pause between attempts.
+const FIRST_PAUSE: Duration = Duration::from_millis(4);
+/// The longest pause between attempts.
+const MAX_PAUSE: Duration = Duration::from_secs(1);
+
+impl<S: Seam> SqliteStore<S> {
+    /// Like [`SqliteStore::try_acquire`], retrying while the resource is busy until `wait` has
+    /// passed; then returns the last `Busy`. A database lock held past the busy timeout
+    /// ([`Error::Busy`]) is retried the same way, and returned if it is the last answer.
+    ///
+    /// The whole call uses one request id, so an attempt whose reply was lost (it committed, then
+    /// failed to report) is replayed by the next attempt rather than reported busy. Pauses grow
+    /// exponentially from 4 ms to 1 s with random jitter (so that waiters do not retry in step),
+    /// and never reach past `wait` nor past the holder's expiry when that is sooner. `wait` is
+    /// measured on [`Instant`]; leases on the store's clock.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::try_acquire`].
+    pub fn acquire(
+        &self,
+        resource: &str,
+        owner: &str,
+        ttl: Duration,
+        wait: Instant,
+    ) -> Result<Acquire, Error> {
+        let request = AcquireRequest::new(resource, owner, ttl)?;
+        let request = request.with_id(crate::new_request_id()?);
+        let mut ceiling = FIRST_PAUSE;
+        loop {
+            // A busy database is waited out like a busy lease; the next attempt, with the same
+            // request id, also replays a grant whose reply was lost.
+            let busy = match self.attempt(&request) {
+                Ok(Acquire::Busy(holder)) => Ok(holder),
+                Ok(granted) => return Ok(granted),
+                Err(Error::Busy) => Err(Error::Busy),
+                Err(other) => return Err(other),
+            };
+            let left = wait.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return busy.map(Acquire::Busy);
+            }
+            let mut pause = jittered(ceiling)?;
+            if let Ok(holder) = &busy {
+                pause = pause.min(self.until_expiry(holder)?);
+            }
+            thread::sleep(pause.max(Duration::from_millis(1)).min(left));
+            ceiling = (ceiling * 2).min(MAX_PAUSE);
+        }
+    }
+
+    /// How long until `holder`'s lease expires, on the store's clock.
+    fn until_expiry(&self, holder: &Holder) -> Result<Duration, Error> {
+        let now = self.now()?;
+        Ok(Duration::from_millis(holder.expires_at().millis_since(now)))
+    }
+}
+
+/// A pause between `ceiling / 2` and `ceiling` ("equal jitter"): never much shorter than the
+/// backoff asks, yet spread out among waiters.
+fn jittered(ceiling: Duration) -> Result<Duration, Error> {
+    let half = ceiling / 2;
+    let span = u64::try_from(half.as_micros()).unwrap_or(u64::MAX).max(1);
+    let random = getrandom::u64().map_err(Error::Random)?;
+    Ok(half + Duration::from_micros(random % span))
+}
