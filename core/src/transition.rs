@@ -3,7 +3,7 @@
 use crate::error::DecideError;
 use crate::name::Owner;
 use crate::outcome::{
-    AcquireOutcome, EvictOutcome, Grant, GrantKind, LostReason, Outcome, ReleaseOutcome,
+    AcquireOutcome, EvictOutcome, Grant, GrantKind, Holder, LostReason, Outcome, ReleaseOutcome,
     RenewOutcome,
 };
 use crate::state::{LeaseRecord, LockState, Status};
@@ -144,22 +144,35 @@ impl<O: Clone + Eq> LockState<O> {
     }
 
     fn renew(&self, token: FencingToken, expiry: Timestamp, now: Timestamp) -> Decision<O> {
+        if let Some((reason, current)) = self.loss(token, now) {
+            return Decision::unchanged(Outcome::Renew(RenewOutcome::Lost { reason, current }));
+        }
+        let current = self
+            .valid_record(now)
+            .expect("`loss` is None only when `token` is the valid lease's");
+        // Never shorten: a renew asks for "at least until now + ttl".
+        let expires_at = current.expires_at.max(expiry);
+        Decision {
+            outcome: Outcome::Renew(RenewOutcome::Renewed { expires_at }),
+            write: Some(LeaseRecord {
+                expires_at,
+                ..current.clone()
+            }),
+        }
+    }
+
+    /// Whether the lease with `token` is lost at `now`: `None` when it is the valid lease,
+    /// otherwise how it ended and who holds the resource now — the answer a renew with `token`
+    /// gets. An adapter uses it to fence writes and to report a refused renew.
+    #[must_use]
+    pub fn loss(
+        &self,
+        token: FencingToken,
+        now: Timestamp,
+    ) -> Option<(LostReason, Option<Holder<O>>)> {
         match self.valid_record(now) {
-            Some(current) if current.token == token => {
-                // Never shorten: a renew asks for "at least until now + ttl".
-                let expires_at = current.expires_at.max(expiry);
-                Decision {
-                    outcome: Outcome::Renew(RenewOutcome::Renewed { expires_at }),
-                    write: Some(LeaseRecord {
-                        expires_at,
-                        ..current.clone()
-                    }),
-                }
-            }
-            _ => Decision::unchanged(Outcome::Renew(RenewOutcome::Lost {
-                reason: self.lost_reason(token),
-                current: self.holder_at(now),
-            })),
+            Some(current) if current.token == token => None,
+            _ => Some((self.lost_reason(token), self.holder_at(now))),
         }
     }
 

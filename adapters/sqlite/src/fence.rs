@@ -3,7 +3,6 @@
 use rusqlite::Transaction;
 
 use crate::error::Error;
-use crate::ops::ONE_MS;
 use crate::outcome::{Fenced, Lease, Lost};
 use crate::row;
 use crate::seam::{Seam, Statement};
@@ -14,7 +13,7 @@ use crate::store::SqliteStore;
 enum FenceRun<T, E> {
     /// The lease was not current: the transaction was rolled back before the closure ran.
     Lost(Lost),
-    /// The check could not be made (a corrupt row, a clock at its very end): rolled back.
+    /// The check could not be made (a corrupt row): rolled back.
     Failed(Error),
     /// The closure ran; its `Ok` was committed, its `Err` rolled back.
     Ran(Result<T, E>),
@@ -51,10 +50,9 @@ impl<S: Seam> SqliteStore<S> {
         let run = self.run(Statement::FencedTransaction, |conn| {
             let tx = sql::begin_immediate(conn)?;
             let state = row::state_of(sql::read_lock(&tx, resource.as_str())?);
-            // The fence is the core's renew decision: the lease may be used iff a renew with its
-            // token would succeed now.
-            let lost = state.and_then(|state| self.lost(&state, resource, token, ONE_MS, now));
-            match lost {
+            // The fence is the core's decision: the lease may be used iff it is the valid lease
+            // now, exactly when a renew with its token would succeed.
+            match state.map(|state| Self::lost(&state, resource, token, now)) {
                 Ok(None) => {}
                 Ok(Some(lost)) => return Ok(FenceRun::Lost(lost)),
                 Err(e) => return Ok(FenceRun::Failed(e)),

@@ -13,8 +13,8 @@ use std::borrow::Borrow;
 use std::time::Duration;
 
 use leasehold_core::{
-    AcquireOutcome, GrantKind, LeaseRecord, LockState, Outcome, Owner, ReleaseOutcome,
-    RenewOutcome, Request, RequestId, ResourceName, Timestamp, Ttl, lease_expiry,
+    AcquireOutcome, GrantKind, LeaseRecord, LockState, Outcome, Owner, ReleaseOutcome, Request,
+    RequestId, ResourceName, Timestamp, Ttl, lease_expiry,
 };
 
 use crate::error::Error;
@@ -23,12 +23,6 @@ use crate::row;
 use crate::seam::{Seam, Statement};
 use crate::sql::{self, RawGrant};
 use crate::store::SqliteStore;
-
-/// The shortest TTL, used to ask the core whether a lease is lost (see [`SqliteStore::lost`]).
-pub(crate) const ONE_MS: Ttl = match Ttl::from_millis(1) {
-    Ok(ttl) => ttl,
-    Err(_) => panic!("1 ms is a valid ttl"), // evaluated at compile time
-};
 
 /// How many write-then-read rounds one operation makes before giving up with [`Error::Busy`].
 /// Each extra round needs another client's commit on the same row within microseconds, so real
@@ -191,7 +185,7 @@ impl<S: Seam> SqliteStore<S> {
                 return Ok(Renew::Renewed(row::lease(resource, record)));
             }
             let state = self.read_state(resource)?;
-            if let Some(lost) = self.lost(&state, resource, lease.token(), ttl, now)? {
+            if let Some(lost) = Self::lost(&state, resource, token, now) {
                 return Ok(Renew::Lost(lost));
             }
         }
@@ -343,23 +337,18 @@ impl<S: Seam> SqliteStore<S> {
         Ok(decision.write.is_none().then_some(decision.outcome))
     }
 
-    /// Whether the lease with `token` is lost on `state`, as the core's renew decides it: `None`
-    /// when it is the valid lease.
+    /// Whether the lease with `token` is lost on `state` at `now`, as the core decides it
+    /// ([`LockState::loss`]): `None` when it is the valid lease.
     pub(crate) fn lost(
-        &self,
         state: &LockState,
         resource: &ResourceName,
         token: leasehold_core::FencingToken,
-        ttl: Ttl,
         now: Timestamp,
-    ) -> Result<Option<Lost>, Error> {
-        match self.report(state, &Request::Renew { token, ttl }, now)? {
-            Some(Outcome::Renew(RenewOutcome::Lost { reason, current })) => Ok(Some(Lost {
-                reason,
-                current: current.map(|h| row::core_holder(resource, h)),
-            })),
-            _ => Ok(None),
-        }
+    ) -> Option<Lost> {
+        state.loss(token, now).map(|(reason, current)| Lost {
+            reason,
+            current: current.map(|h| row::core_holder(resource, h)),
+        })
     }
 }
 
