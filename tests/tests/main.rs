@@ -1,0 +1,3 @@
+//! The concurrency evidence for leasehold-sqlite, in one test binary (one link, one run).
+
+mod regressions;
