@@ -5,7 +5,7 @@
 //!
 //! - `tests/main.rs`: TOCTOU regressions (one bug per file), shuttle, and the multi-process stress
 //!   test with kills;
-//! - `tests/loom_sqlite.rs`: loom, behind `RUSTFLAGS="--cfg leasehold_loom"`.
+//! - `tests/loom_sqlite.rs`: loom, behind the `loom` feature.
 //!
 //! `docs/verification.md` says what each establishes and how to run the long versions.
 #![forbid(unsafe_code)]
