@@ -42,6 +42,13 @@ pub enum Event {
         /// The token being released.
         token: u64,
     },
+    /// An administrator's evict ended the lease with `token` (its holder may not know yet).
+    Evicted {
+        /// The resource.
+        resource: String,
+        /// The evicted lease's token.
+        token: u64,
+    },
     /// The protected resource accepted a write carrying `token`, at position `seq` of its log.
     Wrote {
         /// The resource.
@@ -143,9 +150,9 @@ struct Lease {
 /// Every violation in `events` (empty: the history keeps every promise).
 ///
 /// - Tokens of one resource are never granted twice, and each client's grants increase.
-/// - **Mutual exclusion**: a lease never released (its holder crashed, was killed, or let it
-///   expire) is followed only by grants made at or after its latest known expiry. A released
-///   lease ended at its release, which the store orders before any later grant.
+/// - **Mutual exclusion**: a lease never released or evicted (its holder crashed, was killed, or
+///   let it expire) is followed only by grants made at or after its latest known expiry. A
+///   released or evicted lease ended then, which the store orders before any later grant.
 /// - **Fencing**: the protected resource's accepted tokens never decrease.
 #[must_use]
 pub fn check(events: &[Event]) -> Vec<Violation> {
@@ -199,7 +206,9 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                     lease.expires_at = lease.expires_at.max(*expires_at);
                 }
             }
-            Event::Releasing { resource, token } => {
+            // An evict ends a lease early as a release does; the store orders it before any
+            // later grant.
+            Event::Releasing { resource, token } | Event::Evicted { resource, token } => {
                 if let Some(lease) = leases.entry(resource).or_default().get_mut(token) {
                     lease.released = true;
                 }
@@ -283,6 +292,7 @@ impl Event {
                 expires_at,
             } => format!("renewed {resource} {token} {expires_at}"),
             Self::Releasing { resource, token } => format!("releasing {resource} {token}"),
+            Self::Evicted { resource, token } => format!("evicted {resource} {token}"),
             Self::Wrote {
                 resource,
                 token,
@@ -312,6 +322,10 @@ impl Event {
                 expires_at: n(3)?,
             },
             ("releasing", 3) => Self::Releasing {
+                resource: s(1)?,
+                token: n(2)?,
+            },
+            ("evicted", 3) => Self::Evicted {
                 resource: s(1)?,
                 token: n(2)?,
             },
@@ -460,6 +474,10 @@ mod tests {
                 expires_at: 300,
             },
             releasing(7),
+            Event::Evicted {
+                resource: "r".into(),
+                token: 8,
+            },
             wrote(7, 12),
         ];
         for event in events {
