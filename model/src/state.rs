@@ -236,8 +236,6 @@ pub mod flag {
 pub struct Ghost {
     /// The largest token granted so far (tracked only for `tokens increase`).
     pub granted_max: u8,
-    /// The largest token the protected resource accepted (for `writes in token order`).
-    pub accepted_max: u8,
     /// [`flag`] bits.
     pub flags: u8,
 }
@@ -267,8 +265,8 @@ pub struct State {
     pub clients: [Client; MAX_CLIENTS as usize],
 }
 
-/// Bytes in [`State::pack`]: the clock, 10 per resource, 6 per client.
-const PACKED_LEN: usize = 1 + 10 * MAX_RESOURCES as usize + 6 * MAX_CLIENTS as usize;
+/// Bytes in [`State::pack`]: the clock, 9 per resource, 6 per client.
+const PACKED_LEN: usize = 1 + 9 * MAX_RESOURCES as usize + 6 * MAX_CLIENTS as usize;
 
 impl Phase {
     fn pack(self) -> [u8; 5] {
@@ -287,7 +285,7 @@ impl Phase {
 }
 
 impl Resource {
-    fn pack(&self) -> [u8; 10] {
+    fn pack(&self) -> [u8; 9] {
         let row = self.row;
         let ghost = self.ghost;
         [
@@ -299,7 +297,6 @@ impl Resource {
             row.expires_at,
             self.fence,
             ghost.granted_max,
-            ghost.accepted_max,
             ghost.flags,
         ]
     }
@@ -321,8 +318,8 @@ impl State {
         let mut bytes = [0; PACKED_LEN];
         bytes[0] = self.clock;
         // `clients_in_use` is the same in every state of a run: no need to hash it.
-        let (resources, clients) = bytes[1..].split_at_mut(10 * MAX_RESOURCES as usize);
-        for (chunk, resource) in resources.chunks_exact_mut(10).zip(&self.resources) {
+        let (resources, clients) = bytes[1..].split_at_mut(9 * MAX_RESOURCES as usize);
+        for (chunk, resource) in resources.chunks_exact_mut(9).zip(&self.resources) {
             chunk.copy_from_slice(&resource.pack());
         }
         for (chunk, client) in clients.chunks_exact_mut(6).zip(&self.clients) {

@@ -177,3 +177,65 @@ fn long_runs_report_progress_on_stderr() {
     let quiet = check(&["--preset", "large", "--timeout", "2.5", "--quiet"]);
     assert!(stderr(&quiet).is_empty(), "--quiet prints no progress");
 }
+
+#[test]
+fn explore_serves_the_model_on_localhost() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leasehold-check"))
+        .args([
+            "--explore",
+            &address,
+            "--clients",
+            "2",
+            "--ttl",
+            "1",
+            "--horizon",
+            "2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let response = loop {
+        if let Ok(mut stream) = TcpStream::connect(&address) {
+            stream
+                .write_all(b"GET /.states/0 HTTP/1.0\r\n\r\n")
+                .expect("a request");
+            let mut response = String::new();
+            stream.read_to_string(&mut response).expect("a response");
+            break response;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Explorer never listened on {address}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    child.kill().expect("the Explorer stops");
+    let _ = child.wait();
+    assert!(response.starts_with("HTTP/1.0 200"), "{response}");
+    assert!(
+        response.contains("Tick"),
+        "the initial state's actions: {response}"
+    );
+
+    // An address already in use is a usage error, not a panic.
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let taken = taken.local_addr().expect("bound").to_string();
+    let output = check(&["--explore", &taken]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot listen on"),
+        "{}",
+        stderr(&output)
+    );
+}
