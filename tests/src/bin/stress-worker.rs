@@ -29,7 +29,7 @@ use leasehold_tests::CheckThenActStore;
 use leasehold_tests::history::Event;
 use leasehold_tests::rng::XorShift;
 use leasehold_tests::stress::{
-    INSERT_WORK, LogLine, LostOp, StoreKind, WorkerConfig, WriteKind, resource_name,
+    Grant, INSERT_WORK, LogLine, LostOp, StoreKind, WorkerConfig, WriteKind, resource_name,
 };
 
 /// The longest pause the planted store takes between its read and its write. This is help the
@@ -152,13 +152,16 @@ impl Worker {
             Ok(Acquire::Busy(_)) | Err(Error::Busy) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        self.event(Event::Granted {
+        // Read before anything else: the first instant this holder could rely on the lease.
+        let received_at = SystemClock.now()?.as_millis();
+        self.record(LogLine::Grant(Grant {
             resource: lease.resource().to_string(),
             client: lease.owner().to_string(),
             token: lease.token().get(),
             acquired_at: lease.acquired_at().as_millis(),
             expires_at: lease.expires_at().as_millis(),
-        })?;
+            received_at,
+        }))?;
         Ok(Some(lease))
     }
 

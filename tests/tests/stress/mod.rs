@@ -112,6 +112,13 @@ fn sqlite_store_keeps_its_promises_under_kills() {
         "the logs and the protected table disagree:\n{}",
         list(&verdict.discrepancies)
     );
+    if std::env::var_os("LEASEHOLD_STRESS_STRICT").is_some() {
+        assert!(
+            verdict.label_violations.is_empty(),
+            "grants dated by the store's label overlap earlier leases:\n{}",
+            list(&verdict.label_violations)
+        );
+    }
     assert_meaningful(&verdict.tally);
 }
 
@@ -185,7 +192,8 @@ fn summary(plan: &Plan, verdict: &Verdict, took: Duration) -> String {
          releases; {wrote} fenced writes accepted, {refused} refused ({superseded} because \
          another client held the lease); {takeovers} takeovers after expiry ({of_killed} of a \
          killed holder's lease); {violations} violations, {discrepancies} log/table \
-         discrepancies.",
+         discrepancies; {labelled} violations when grants are dated by the store's label instead \
+         of their receipt (longest label-to-receipt delay {delay} ms).",
         kind = plan.store.as_arg(),
         seed = plan.seed,
         procs = plan.processes,
@@ -206,6 +214,8 @@ fn summary(plan: &Plan, verdict: &Verdict, took: Duration) -> String {
         of_killed = t.takeovers_of_killed,
         violations = verdict.violations.len(),
         discrepancies = verdict.discrepancies.len(),
+        labelled = verdict.label_violations.len(),
+        delay = t.longest_grant_delay_ms,
     )
 }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::Path;
 
 use leasehold_tests::history::{self, Event, Violation};
-use leasehold_tests::stress::{LogLine, LostOp, SELECT_WORK, WriteKind};
+use leasehold_tests::stress::{Grant, LogLine, LostOp, SELECT_WORK, WriteKind};
 
 use super::fleet::{Result, Worker};
 
@@ -92,8 +92,11 @@ struct Log<'a> {
 
 /// Everything a run left behind, judged.
 pub(super) struct Verdict {
-    /// What `history::check` found.
+    /// What `history::check` found, each grant starting when its holder learned of it.
     pub(super) violations: Vec<Violation>,
+    /// What `history::check` found, each grant starting at the store's label (the clock reading
+    /// before the statement waited for the write lock): stricter than the store promises.
+    pub(super) label_violations: Vec<Violation>,
     /// What the cross-checks of logs and table found.
     pub(super) discrepancies: Vec<Discrepancy>,
     /// What the run exercised.
@@ -115,6 +118,8 @@ pub(super) struct Tally {
     /// Refused because another client had been granted the resource since.
     pub(super) writes_refused_superseded: usize,
     pub(super) renewals_lost: usize,
+    /// The longest time from a grant's label to its receipt, milliseconds.
+    pub(super) longest_grant_delay_ms: u64,
     /// Grants whose previous lease was never released (it expired; its holder walked away, was
     /// killed or overran).
     pub(super) takeovers_after_expiry: usize,
@@ -129,7 +134,25 @@ pub(super) fn judge(workers: &[Worker], db: &Path) -> Result<Verdict> {
         .map(|worker| read_log(&worker.log).map(|lines| Log { worker, lines }))
         .collect::<Result<Vec<_>>>()?;
     let rows = read_table(db)?;
-    let mut events: Vec<Event> = logs.iter().flat_map(lease_events).collect();
+    Ok(Verdict {
+        violations: history::check(&events(&logs, &rows, Grant::as_received)),
+        label_violations: history::check(&events(&logs, &rows, Grant::as_labelled)),
+        discrepancies: cross_check(&logs, &rows),
+        tally: count(&logs, &rows),
+    })
+}
+
+/// The history the checker judges: every log's grants (each seen through `grant`), renewals and
+/// releases, in the worker's order, then every accepted write from the table.
+fn events(logs: &[Log<'_>], rows: &[Row], grant: fn(&Grant) -> Event) -> Vec<Event> {
+    let lines = logs.iter().flat_map(|log| &log.lines);
+    let mut events: Vec<Event> = lines
+        .filter_map(|line| match line {
+            LogLine::Grant(g) => Some(grant(g)),
+            LogLine::Event(Event::Wrote { .. }) | LogLine::Lost { .. } => None,
+            LogLine::Event(event) => Some(event.clone()),
+        })
+        .collect();
     // The table is the authoritative write log: every accepted write, in serial order, including
     // those whose holder was killed before it could log them.
     events.extend(rows.iter().map(|row| Event::Wrote {
@@ -137,14 +160,7 @@ pub(super) fn judge(workers: &[Worker], db: &Path) -> Result<Verdict> {
         token: row.token,
         seq: row.seq,
     }));
-    let violations = history::check(&events);
-    let discrepancies = cross_check(&logs, &rows);
-    let tally = count(&logs, &rows);
-    Ok(Verdict {
-        violations,
-        discrepancies,
-        tally,
-    })
+    events
 }
 
 /// A log's complete lines. A line is complete only with its newline: a kill can cut the last
@@ -175,15 +191,6 @@ fn read_table(db: &Path) -> Result<Vec<Row>> {
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// The log's grants, renewals and releases, in the worker's order (writes come from the table).
-fn lease_events(log: &Log<'_>) -> Vec<Event> {
-    let events = log.lines.iter().filter_map(|line| match line {
-        LogLine::Event(Event::Wrote { .. }) | LogLine::Lost { .. } => None,
-        LogLine::Event(event) => Some(event.clone()),
-    });
-    events.collect()
-}
-
 fn cross_check(logs: &[Log<'_>], rows: &[Row]) -> Vec<Discrepancy> {
     let by_seq: BTreeMap<u64, &Row> = rows.iter().map(|row| (row.seq, row)).collect();
     let mut found = Vec::new();
@@ -212,16 +219,30 @@ fn cross_check(logs: &[Log<'_>], rows: &[Row]) -> Vec<Discrepancy> {
 /// Who was granted each (resource, token), by the logs.
 fn grants(logs: &[Log<'_>]) -> BTreeSet<(String, u64, String)> {
     let lines = logs.iter().flat_map(|log| &log.lines);
-    let granted = lines.filter_map(|line| match line {
+    let granted = lines.filter_map(grant_of);
+    granted.map(|g| (g.resource, g.token, g.client)).collect()
+}
+
+/// The grant a line reports, whether or not it carries its receipt time.
+fn grant_of(line: &LogLine) -> Option<Grant> {
+    match line {
+        LogLine::Grant(grant) => Some(grant.clone()),
         LogLine::Event(Event::Granted {
             resource,
             client,
             token,
-            ..
-        }) => Some((resource.clone(), *token, client.clone())),
+            acquired_at,
+            expires_at,
+        }) => Some(Grant {
+            resource: resource.clone(),
+            client: client.clone(),
+            token: *token,
+            acquired_at: *acquired_at,
+            expires_at: *expires_at,
+            received_at: *acquired_at,
+        }),
         _ => None,
-    });
-    granted.collect()
+    }
 }
 
 fn row_discrepancy(row: &Row, grants: &BTreeSet<(String, u64, String)>) -> Option<Discrepancy> {
@@ -280,6 +301,11 @@ fn count(logs: &[Log<'_>], rows: &[Row]) -> Tally {
 
 fn count_line(tally: &mut Tally, line: &LogLine) {
     match line {
+        LogLine::Grant(grant) => {
+            tally.grants += 1;
+            let delay = grant.received_at.saturating_sub(grant.acquired_at);
+            tally.longest_grant_delay_ms = tally.longest_grant_delay_ms.max(delay);
+        }
         LogLine::Event(Event::Granted { .. }) => tally.grants += 1,
         LogLine::Event(Event::Renewed { .. }) => tally.renewals += 1,
         LogLine::Event(Event::Releasing { .. }) => tally.releases += 1,
@@ -303,17 +329,13 @@ fn known_leases(logs: &[Log<'_>]) -> BTreeMap<(String, u64), Known> {
     let mut leases = BTreeMap::new();
     for line in logs.iter().flat_map(|log| &log.lines) {
         match line {
-            LogLine::Event(Event::Granted {
-                resource,
-                token,
-                expires_at,
-                ..
-            }) => {
+            LogLine::Grant(_) | LogLine::Event(Event::Granted { .. }) => {
+                let grant = grant_of(line).expect("the arm matched a grant");
                 let known = Known {
-                    expires_at: *expires_at,
+                    expires_at: grant.expires_at,
                     ended: false,
                 };
-                leases.insert((resource.clone(), *token), known);
+                leases.insert((grant.resource, grant.token), known);
             }
             LogLine::Event(Event::Renewed {
                 resource,
@@ -349,13 +371,10 @@ fn leases_held_at_kill(
         let Some(killed_at) = log.worker.killed_at else {
             continue;
         };
-        let last_grant = log.lines.iter().rev().find_map(|line| match line {
-            LogLine::Event(Event::Granted {
-                resource, token, ..
-            }) => Some((resource.clone(), *token)),
-            _ => None,
-        });
-        let Some(key) = last_grant else { continue };
+        let last_grant = log.lines.iter().rev().find_map(grant_of);
+        let Some(key) = last_grant.map(|g| (g.resource, g.token)) else {
+            continue;
+        };
         if leases
             .get(&key)
             .is_some_and(|l| !l.ended && killed_at < l.expires_at)
