@@ -6,18 +6,19 @@ use std::fmt;
 use std::path::Path;
 
 use leasehold_tests::history::{self, Event, Violation};
-use leasehold_tests::stress::{Grant, LogLine, LostOp, SELECT_WORK, WriteKind};
+use leasehold_tests::stress::{Grant, LogLine, SELECT_WORK, WriteKind};
 
 use super::fleet::{Result, Worker};
+use super::tally::{Tally, count};
 
 /// One accepted write: a row of `stress_work`.
 #[derive(Clone, Debug)]
-struct Row {
-    seq: u64,
-    resource: String,
-    token: u64,
-    writer: String,
-    kind: String,
+pub(super) struct Row {
+    pub(super) seq: u64,
+    pub(super) resource: String,
+    pub(super) token: u64,
+    pub(super) writer: String,
+    pub(super) kind: String,
 }
 
 /// A disagreement between the logs and the table, or a write the fence should have refused.
@@ -85,9 +86,11 @@ impl fmt::Display for Discrepancy {
 }
 
 /// What one worker logged, in its order.
-struct Log<'a> {
-    worker: &'a Worker,
-    lines: Vec<LogLine>,
+#[derive(Clone, Debug)]
+pub(super) struct Log {
+    /// When the supervisor killed it, in milliseconds on the store's clock.
+    pub(super) killed_at: Option<u64>,
+    pub(super) lines: Vec<LogLine>,
 }
 
 /// Everything a run left behind, judged.
@@ -103,48 +106,29 @@ pub(super) struct Verdict {
     pub(super) tally: Tally,
 }
 
-/// Counts of what a run did.
-#[derive(Clone, Debug, Default)]
-pub(super) struct Tally {
-    pub(super) started: usize,
-    pub(super) kills: usize,
-    /// Killed while holding a lease still valid at the kill, by the logs.
-    pub(super) holders_killed: usize,
-    pub(super) grants: usize,
-    pub(super) renewals: usize,
-    pub(super) releases: usize,
-    pub(super) writes_accepted: usize,
-    pub(super) writes_refused: usize,
-    /// Refused because another client had been granted the resource since.
-    pub(super) writes_refused_superseded: usize,
-    pub(super) renewals_lost: usize,
-    /// The longest time from a grant's label to its receipt, milliseconds.
-    pub(super) longest_grant_delay_ms: u64,
-    /// Grants whose previous lease was never released (it expired; its holder walked away, was
-    /// killed or overran).
-    pub(super) takeovers_after_expiry: usize,
-    /// Of those, grants whose previous holder was killed while holding it.
-    pub(super) takeovers_of_killed: usize,
-}
-
 /// Reads what the run in `dir` left behind and judges it.
 pub(super) fn judge(workers: &[Worker], db: &Path) -> Result<Verdict> {
-    let logs = workers
-        .iter()
-        .map(|worker| read_log(&worker.log).map(|lines| Log { worker, lines }))
-        .collect::<Result<Vec<_>>>()?;
-    let rows = read_table(db)?;
-    Ok(Verdict {
-        violations: history::check(&events(&logs, &rows, Grant::as_received)),
-        label_violations: history::check(&events(&logs, &rows, Grant::as_labelled)),
-        discrepancies: cross_check(&logs, &rows),
-        tally: count(&logs, &rows),
-    })
+    let logs = workers.iter().map(|worker| {
+        let killed_at = worker.killed_at;
+        read_log(&worker.log).map(|lines| Log { killed_at, lines })
+    });
+    let logs = logs.collect::<Result<Vec<_>>>()?;
+    Ok(judge_history(&logs, &read_table(db)?))
+}
+
+/// Judges what the logs and the table hold.
+pub(super) fn judge_history(logs: &[Log], rows: &[Row]) -> Verdict {
+    Verdict {
+        violations: history::check(&events(logs, rows, Grant::as_received)),
+        label_violations: history::check(&events(logs, rows, Grant::as_labelled)),
+        discrepancies: cross_check(logs, rows),
+        tally: count(logs, rows),
+    }
 }
 
 /// The history the checker judges: every log's grants (each seen through `grant`), renewals and
 /// releases, in the worker's order, then every accepted write from the table.
-fn events(logs: &[Log<'_>], rows: &[Row], grant: fn(&Grant) -> Event) -> Vec<Event> {
+fn events(logs: &[Log], rows: &[Row], grant: fn(&Grant) -> Event) -> Vec<Event> {
     let lines = logs.iter().flat_map(|log| &log.lines);
     let mut events: Vec<Event> = lines
         .filter_map(|line| match line {
@@ -191,7 +175,7 @@ fn read_table(db: &Path) -> Result<Vec<Row>> {
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-fn cross_check(logs: &[Log<'_>], rows: &[Row]) -> Vec<Discrepancy> {
+fn cross_check(logs: &[Log], rows: &[Row]) -> Vec<Discrepancy> {
     let by_seq: BTreeMap<u64, &Row> = rows.iter().map(|row| (row.seq, row)).collect();
     let mut found = Vec::new();
     for line in logs.iter().flat_map(|log| &log.lines) {
@@ -217,14 +201,14 @@ fn cross_check(logs: &[Log<'_>], rows: &[Row]) -> Vec<Discrepancy> {
 }
 
 /// Who was granted each (resource, token), by the logs.
-fn grants(logs: &[Log<'_>]) -> BTreeSet<(String, u64, String)> {
+fn grants(logs: &[Log]) -> BTreeSet<(String, u64, String)> {
     let lines = logs.iter().flat_map(|log| &log.lines);
     let granted = lines.filter_map(grant_of);
     granted.map(|g| (g.resource, g.token, g.client)).collect()
 }
 
 /// The grant a line reports, whether or not it carries its receipt time.
-fn grant_of(line: &LogLine) -> Option<Grant> {
+pub(super) fn grant_of(line: &LogLine) -> Option<Grant> {
     match line {
         LogLine::Grant(grant) => Some(grant.clone()),
         LogLine::Event(Event::Granted {
@@ -263,124 +247,157 @@ fn row_discrepancy(row: &Row, grants: &BTreeSet<(String, u64, String)>) -> Optio
     })
 }
 
-/// A lease as the logs tell it, for the counts.
-#[derive(Clone, Debug)]
-struct Known {
-    expires_at: u64,
-    /// Released, or its holder was told it was lost.
-    ended: bool,
-}
+/// Planted histories: each rule this file adds to `history::check` catches its bad case, and
+/// dating grants by receipt forgives exactly a late label.
+#[cfg(test)]
+pub(super) mod tests {
+    use leasehold_tests::stress::LostOp;
 
-fn count(logs: &[Log<'_>], rows: &[Row]) -> Tally {
-    let leases = known_leases(logs);
-    let held_at_kill = leases_held_at_kill(logs, &leases);
-    let mut tally = Tally {
-        started: logs.len(),
-        kills: logs
-            .iter()
-            .filter(|log| log.worker.killed_at.is_some())
-            .count(),
-        holders_killed: held_at_kill.len(),
-        writes_accepted: rows.len(),
-        ..Tally::default()
-    };
-    for line in logs.iter().flat_map(|log| &log.lines) {
-        count_line(&mut tally, line);
-    }
-    // Tokens of a resource are consecutive (each grant is the last token + 1), so the lease
-    // before token `t` is `t - 1`.
-    for (resource, token) in leases.keys() {
-        let previous = (resource.clone(), token.saturating_sub(1));
-        if leases.get(&previous).is_some_and(|p| !p.ended) {
-            tally.takeovers_after_expiry += 1;
-            tally.takeovers_of_killed += usize::from(held_at_kill.contains(&previous));
-        }
-    }
-    tally
-}
+    use super::*;
 
-fn count_line(tally: &mut Tally, line: &LogLine) {
-    match line {
-        LogLine::Grant(grant) => {
-            tally.grants += 1;
-            let delay = grant.received_at.saturating_sub(grant.acquired_at);
-            tally.longest_grant_delay_ms = tally.longest_grant_delay_ms.max(delay);
-        }
-        LogLine::Event(Event::Granted { .. }) => tally.grants += 1,
-        LogLine::Event(Event::Renewed { .. }) => tally.renewals += 1,
-        LogLine::Event(Event::Releasing { .. }) => tally.releases += 1,
-        LogLine::Event(Event::Wrote { .. }) => {}
-        LogLine::Lost {
-            op: LostOp::Renew, ..
-        } => tally.renewals_lost += 1,
+    pub(in crate::stress) fn grant(client: &str, token: u64, times: [u64; 3]) -> LogLine {
+        let [acquired_at, expires_at, received_at] = times;
+        LogLine::Grant(Grant {
+            resource: "r".into(),
+            client: client.into(),
+            token,
+            acquired_at,
+            expires_at,
+            received_at,
+        })
+    }
+
+    pub(in crate::stress) fn releasing(token: u64) -> LogLine {
+        LogLine::Event(Event::Releasing {
+            resource: "r".into(),
+            token,
+        })
+    }
+
+    pub(in crate::stress) fn lost_write(token: u64, reason: &str) -> LogLine {
         LogLine::Lost {
             op: LostOp::Write,
-            reason,
-            ..
-        } => {
-            tally.writes_refused += 1;
-            tally.writes_refused_superseded += usize::from(reason == "NotCurrent");
+            resource: "r".into(),
+            token,
+            reason: reason.into(),
         }
     }
-}
 
-/// Every logged lease by (resource, token), with its latest logged expiry.
-fn known_leases(logs: &[Log<'_>]) -> BTreeMap<(String, u64), Known> {
-    let mut leases = BTreeMap::new();
-    for line in logs.iter().flat_map(|log| &log.lines) {
-        match line {
-            LogLine::Grant(_) | LogLine::Event(Event::Granted { .. }) => {
-                let grant = grant_of(line).expect("the arm matched a grant");
-                let known = Known {
-                    expires_at: grant.expires_at,
-                    ended: false,
-                };
-                leases.insert((grant.resource, grant.token), known);
-            }
-            LogLine::Event(Event::Renewed {
+    pub(in crate::stress) fn row(seq: u64, token: u64, writer: &str, kind: WriteKind) -> Row {
+        Row {
+            seq,
+            resource: "r".into(),
+            token,
+            writer: writer.into(),
+            kind: kind.as_str().into(),
+        }
+    }
+
+    pub(in crate::stress) fn log(killed_at: Option<u64>, lines: Vec<LogLine>) -> Log {
+        Log { killed_at, lines }
+    }
+
+    #[test]
+    fn a_grant_received_while_an_earlier_lease_was_valid_is_caught() {
+        let logs = [
+            log(None, vec![grant("a", 1, [0, 100, 1])]),
+            log(None, vec![grant("b", 2, [50, 150, 60])]),
+        ];
+        let verdict = judge_history(&logs, &[]);
+        assert!(
+            matches!(&verdict.violations[..], [Violation::Overlap { later, .. }] if later.2 == 60),
+            "{:?}",
+            verdict.violations
+        );
+    }
+
+    #[test]
+    fn a_late_label_alone_is_counted_but_is_not_a_violation() {
+        // b's acquire read the clock at 90, waited, and committed after a's expiry at 100.
+        let logs = [
+            log(None, vec![grant("a", 1, [0, 100, 1])]),
+            log(None, vec![grant("b", 2, [90, 200, 130])]),
+        ];
+        let verdict = judge_history(&logs, &[]);
+        assert_eq!(verdict.violations, []);
+        assert_eq!(verdict.label_violations.len(), 1);
+    }
+
+    #[test]
+    fn writes_the_fence_should_have_refused_are_caught() {
+        let logs = [log(None, vec![grant("a", 1, [0, 100, 1])])];
+        let rows = [
+            row(1, 1, "a", WriteKind::Grant),
+            row(2, 1, "a", WriteKind::Overrun),
+            row(3, 1, "b", WriteKind::Work),
+            row(4, 2, "a", WriteKind::Work),
+        ];
+        let found = judge_history(&logs, &rows).discrepancies;
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(matches!(
+            found[0],
+            Discrepancy::OverrunAccepted { seq: 2, .. }
+        ));
+        assert!(matches!(
+            found[1],
+            Discrepancy::WriteWithoutGrant { seq: 3, .. }
+        ));
+        assert!(matches!(
+            found[2],
+            Discrepancy::WriteWithoutGrant { seq: 4, .. }
+        ));
+    }
+
+    #[test]
+    fn a_logged_write_the_table_does_not_hold_is_caught() {
+        let wrote = |token, seq| {
+            let resource = "r".into();
+            LogLine::Event(Event::Wrote {
                 resource,
                 token,
-                expires_at,
-            }) => {
-                if let Some(known) = leases.get_mut(&(resource.clone(), *token)) {
-                    known.expires_at = known.expires_at.max(*expires_at);
-                }
-            }
-            LogLine::Event(Event::Releasing { resource, token })
-            | LogLine::Lost {
-                resource, token, ..
-            } => {
-                if let Some(known) = leases.get_mut(&(resource.clone(), *token)) {
-                    known.ended = true;
-                }
-            }
-            LogLine::Event(Event::Wrote { .. }) => {}
-        }
+                seq,
+            })
+        };
+        let logs = [log(
+            None,
+            vec![grant("a", 1, [0, 100, 1]), wrote(1, 1), wrote(1, 2)],
+        )];
+        let rows = [
+            row(1, 1, "a", WriteKind::Grant),
+            row(2, 2, "a", WriteKind::Work),
+        ];
+        let found = judge_history(&logs, &rows).discrepancies;
+        assert!(found.contains(&Discrepancy::LoggedWriteMissing {
+            resource: "r".into(),
+            token: 1,
+            seq: 2
+        }));
     }
-    leases
-}
 
-/// The leases (resource, token) whose holder was killed while they were valid and not ended. A
-/// worker holds one lease at a time, so its last grant is the one it held, if any.
-fn leases_held_at_kill(
-    logs: &[Log<'_>],
-    leases: &BTreeMap<(String, u64), Known>,
-) -> BTreeSet<(String, u64)> {
-    let mut held = BTreeSet::new();
-    for log in logs {
-        let Some(killed_at) = log.worker.killed_at else {
-            continue;
-        };
-        let last_grant = log.lines.iter().rev().find_map(grant_of);
-        let Some(key) = last_grant.map(|g| (g.resource, g.token)) else {
-            continue;
-        };
-        if leases
-            .get(&key)
-            .is_some_and(|l| !l.ended && killed_at < l.expires_at)
-        {
-            held.insert(key);
-        }
+    #[test]
+    fn a_stale_write_in_the_table_is_caught_even_if_nobody_logged_it() {
+        let logs = [
+            log(
+                None,
+                vec![grant("a", 1, [0, 100, 1]), lost_write(1, "NotCurrent")],
+            ),
+            log(None, vec![grant("b", 2, [100, 200, 101]), releasing(2)]),
+        ];
+        let rows = [
+            row(1, 2, "b", WriteKind::Grant),
+            row(2, 1, "a", WriteKind::Work),
+        ];
+        let violations = judge_history(&logs, &rows).violations;
+        assert!(
+            matches!(
+                &violations[..],
+                [Violation::WriteOutOfOrder {
+                    newer: 2,
+                    older: 1,
+                    ..
+                }]
+            ),
+            "{violations:?}"
+        );
     }
-    held
 }
