@@ -252,3 +252,37 @@ impl Drop for Fleet<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The guard every exit path relies on: dropping a fleet (as a panic does) leaves no worker
+    /// running and none unreaped. Linux: it looks for the workers in `/proc`.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn dropping_a_fleet_kills_and_reaps_its_workers() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let plan = Plan {
+            store: StoreKind::Real,
+            processes: 2,
+            run_for: Duration::from_secs(600),
+            resources: 1,
+            ttl_ms: 20..=200,
+            kill_every_ms: 100..=500,
+            seed: 7,
+        };
+        let mut fleet = Fleet::new(&plan, dir.path()).expect("a fresh database");
+        for _ in 0..plan.processes {
+            fleet.spawn().expect("the worker binary starts");
+        }
+        let pids: Vec<u32> = fleet.running.iter().map(|(_, child)| child.id()).collect();
+        drop(fleet);
+        for pid in pids {
+            // A reaped child's /proc entry is gone (a killed but unreaped one would linger as a
+            // zombie); its pid is not reused this quickly.
+            let proc_entry = PathBuf::from(format!("/proc/{pid}"));
+            assert!(!proc_entry.exists(), "worker {pid} outlived its fleet");
+        }
+    }
+}

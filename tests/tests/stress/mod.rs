@@ -121,18 +121,18 @@ fn sqlite_store_keeps_its_promises_under_kills() {
     assert!(
         verdict.violations.is_empty(),
         "SqliteStore broke its promises under kills:\n{}",
-        list(&verdict.violations)
+        list(&verdict.violations, 20)
     );
     assert!(
         verdict.discrepancies.is_empty(),
         "the logs and the protected table disagree:\n{}",
-        list(&verdict.discrepancies)
+        list(&verdict.discrepancies, 20)
     );
     if std::env::var_os("LEASEHOLD_STRESS_STRICT").is_some() {
         assert!(
             verdict.label_violations.is_empty(),
             "grants dated by the store's label overlap earlier leases:\n{}",
-            list(&verdict.label_violations)
+            list(&verdict.label_violations, 20)
         );
     }
     assert_meaningful(&verdict.tally);
@@ -153,7 +153,7 @@ fn check_then_act_is_caught() {
          ({} other violations)",
         verdict.violations.len()
     );
-    println!("caught, for example:\n{}", list(&overlaps));
+    println!("caught, for example:\n{}", list(&overlaps, 5));
 }
 
 fn plan(store: StoreKind, secs: u64) -> Plan {
@@ -278,11 +278,11 @@ fn assert_meaningful(t: &tally::Tally) {
     );
 }
 
-/// The first twenty items, one per line, and how many more there are.
-fn list<T: std::fmt::Display>(items: &[T]) -> String {
-    let mut lines: Vec<String> = items.iter().take(20).map(|v| format!("  {v}")).collect();
-    if items.len() > 20 {
-        lines.push(format!("  … and {} more", items.len() - 20));
+/// The first `n` items, one per line, and how many more there are.
+fn list<T: std::fmt::Display>(items: &[T], n: usize) -> String {
+    let mut lines: Vec<String> = items.iter().take(n).map(|v| format!("  {v}")).collect();
+    if items.len() > n {
+        lines.push(format!("  … and {} more", items.len() - n));
     }
     lines.join("\n")
 }
