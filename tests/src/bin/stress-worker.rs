@@ -31,6 +31,7 @@ use leasehold_tests::rng::XorShift;
 use leasehold_tests::stress::{
     Grant, INSERT_WORK, LogLine, LostOp, StoreKind, WorkerConfig, WriteKind, resource_name,
 };
+use rusqlite::Transaction;
 
 /// The longest pause the planted store takes between its read and its write. This is help the
 /// negative control gets so that its race shows up in a few seconds; the real store gets none
@@ -87,10 +88,7 @@ impl Worker {
         let store = SqliteStore::open(&config.db)?;
         let naive = match config.store {
             StoreKind::Real => None,
-            StoreKind::CheckThenAct => {
-                let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-                Some(CheckThenActStore::open(&config.db, clock, Direct)?)
-            }
+            StoreKind::CheckThenAct => Some(open_check_then_act(&config)?),
         };
         let log = OpenOptions::new()
             .create(true)
@@ -99,10 +97,10 @@ impl Worker {
         Ok(Self {
             rng: XorShift::new(config.seed),
             deadline: Instant::now() + config.run_for,
+            log,
             config,
             store,
             naive,
-            log,
         })
     }
 
@@ -152,6 +150,11 @@ impl Worker {
             Ok(Acquire::Busy(_)) | Err(Error::Busy) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        self.log_grant(&lease)?;
+        Ok(Some(lease))
+    }
+
+    fn log_grant(&mut self, lease: &Lease) -> Result<()> {
         // Read before anything else: the first instant this holder could rely on the lease.
         let received_at = SystemClock.now()?.as_millis();
         self.record(LogLine::Grant(Grant {
@@ -162,7 +165,7 @@ impl Worker {
             expires_at: lease.expires_at().as_millis(),
             received_at,
         }))?;
-        Ok(Some(lease))
+        Ok(())
     }
 
     /// Half the time one try, half the time waiting up to the longest TTL: both entry points
@@ -202,13 +205,7 @@ impl Worker {
             return Ok(());
         }
         for _ in 0..self.rng.in_range(0..=MAX_STEPS) {
-            let hold = match self.rng.in_range(0..=7) {
-                0..=3 => self.work(&lease, ttl)?,
-                4..=5 => self.renew(&mut lease)?,
-                6 => self.overrun(&lease)?,
-                _ => self.release(&lease).map(|()| Hold::Over)?,
-            };
-            if hold == Hold::Over {
+            if self.step(&mut lease, ttl)? == Hold::Over {
                 return Ok(());
             }
         }
@@ -217,6 +214,17 @@ impl Worker {
             self.release(&lease)?;
         }
         Ok(())
+    }
+
+    /// One random step of a holder: mostly work, then renewals, sometimes an overrun or an early
+    /// release.
+    fn step(&mut self, lease: &mut Lease, ttl: Duration) -> Result<Hold> {
+        match self.rng.in_range(0..=7) {
+            0..=3 => self.work(lease, ttl),
+            4..=5 => self.renew(lease),
+            6 => self.overrun(lease),
+            _ => self.release(lease).map(|()| Hold::Over),
+        }
     }
 
     /// Works for a while within (usually) the lease, then writes.
@@ -258,14 +266,13 @@ impl Worker {
     /// One fenced write to the protected table, logged once committed.
     fn write(&mut self, lease: &Lease, kind: WriteKind) -> Result<Hold> {
         let (resource, token) = (lease.resource().as_str(), lease.token().get());
-        let stored_token = i64::try_from(token)?;
-        let client = &self.config.client;
-        let fenced = self.store.with_fence(lease, |tx| {
-            let params = rusqlite::params![resource, stored_token, client, kind.as_str()];
-            tx.query_row(INSERT_WORK, params, |row| row.get::<_, i64>(0))
-                .map_err(Error::from)
-        });
-        match fenced {
+        let row = (
+            resource,
+            i64::try_from(token)?,
+            self.config.client.as_str(),
+            kind,
+        );
+        match self.store.with_fence(lease, |tx| insert_work(tx, row)) {
             Ok(Fenced::Committed(seq)) => {
                 let (resource, seq) = (resource.to_owned(), u64::try_from(seq)?);
                 self.event(Event::Wrote {
@@ -308,4 +315,19 @@ impl Worker {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// The planted acquire on the same database, reading the same clock as the real store.
+fn open_check_then_act(config: &WorkerConfig) -> Result<CheckThenActStore> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    Ok(CheckThenActStore::open(&config.db, clock, Direct)?)
+}
+
+/// The fenced write itself: one row of the protected table; returns its `seq`.
+fn insert_work(
+    tx: &Transaction<'_>,
+    (resource, token, writer, kind): (&str, i64, &str, WriteKind),
+) -> std::result::Result<i64, Error> {
+    let params = rusqlite::params![resource, token, writer, kind.as_str()];
+    Ok(tx.query_row(INSERT_WORK, params, |row| row.get(0))?)
 }

@@ -11,6 +11,23 @@ pub enum LostOp {
     Write,
 }
 
+impl LostOp {
+    /// The word for it in a log line.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Renew => "renew",
+            Self::Write => "write",
+        }
+    }
+
+    fn parse(word: &str) -> Option<Self> {
+        [Self::Renew, Self::Write]
+            .into_iter()
+            .find(|op| op.as_str() == word)
+    }
+}
+
 /// A grant, and when its holder learned of it.
 ///
 /// The store labels a grant with the `now` it read before sending the statement; the grant takes
@@ -56,16 +73,16 @@ impl Grant {
         }
     }
 
-    /// Parses `granted … <received_at>`: an [`Event::Granted`] line with one more number.
-    fn from_line(line: &str) -> Option<Self> {
-        let (event, received_at) = line.rsplit_once(' ')?;
+    /// `event` with its receipt time; `None` unless `event` is a grant.
+    #[must_use]
+    pub fn from_event(event: Event, received_at: u64) -> Option<Self> {
         let Event::Granted {
             resource,
             client,
             token,
             acquired_at,
             expires_at,
-        } = Event::from_line(event)?
+        } = event
         else {
             return None;
         };
@@ -75,8 +92,14 @@ impl Grant {
             token,
             acquired_at,
             expires_at,
-            received_at: received_at.parse().ok()?,
+            received_at,
         })
+    }
+
+    /// Parses `granted … <received_at>`: an [`Event::Granted`] line with one more number.
+    fn from_line(line: &str) -> Option<Self> {
+        let (event, received_at) = line.rsplit_once(' ')?;
+        Self::from_event(Event::from_line(event)?, received_at.parse().ok()?)
     }
 }
 
@@ -116,13 +139,7 @@ impl LogLine {
                 resource,
                 token,
                 reason,
-            } => {
-                let op = match op {
-                    LostOp::Renew => "renew",
-                    LostOp::Write => "write",
-                };
-                format!("lost {op} {resource} {token} {reason}")
-            }
+            } => format!("lost {} {resource} {token} {reason}", op.as_str()),
         }
     }
 
@@ -136,19 +153,18 @@ impl LogLine {
         if let Some(event) = Event::from_line(line) {
             return Some(Self::Event(event));
         }
+        Self::lost_from_line(line)
+    }
+
+    fn lost_from_line(line: &str) -> Option<Self> {
         let words: Vec<&str> = line.split(' ').collect();
         let ["lost", op, resource, token, reason] = words[..] else {
             return None;
         };
-        let op = match op {
-            "renew" => LostOp::Renew,
-            "write" => LostOp::Write,
-            _ => return None,
-        };
         // A reason cut short by a kill is still a word; only the four real ones are accepted.
         let known = ["Expired", "NotCurrent", "Released", "Evicted"];
         Some(Self::Lost {
-            op,
+            op: LostOp::parse(op)?,
             resource: resource.to_owned(),
             token: token.parse().ok()?,
             reason: known.contains(&reason).then(|| reason.to_owned())?,

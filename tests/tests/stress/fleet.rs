@@ -118,34 +118,40 @@ impl<'a> Fleet<'a> {
     }
 
     fn spawn(&mut self) -> Result<()> {
-        let index = self.workers.len();
-        let client = format!("w{index}");
-        let config = WorkerConfig {
-            db: database(self.dir),
-            log: self.dir.join(format!("{client}.log")),
-            client: client.clone(),
-            run_for: self.end.saturating_duration_since(Instant::now()),
-            seed: self.rng.next_u64(),
-            store: self.plan.store,
-            resources: self.plan.resources,
-            ttl_ms: self.plan.ttl_ms.clone(),
-        };
-        let stderr = self.dir.join(format!("{client}.stderr"));
+        let config = self.next_config();
+        let stderr = config.log.with_extension("stderr");
         let child = Command::new(env!("CARGO_BIN_EXE_stress-worker"))
             .args(config.to_args())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(&stderr)?)
             .spawn()?;
-        self.running.push((index, child));
+        self.running.push((self.workers.len(), child));
+        let (client, log) = (config.client, config.log);
+        let (killed_at, exit) = (None, None);
         self.workers.push(Worker {
             client,
-            log: config.log,
+            log,
             stderr,
-            killed_at: None,
-            exit: None,
+            killed_at,
+            exit,
         });
         Ok(())
+    }
+
+    /// The next worker's instructions: a new client name, its own log, the rest of the run.
+    fn next_config(&mut self) -> WorkerConfig {
+        let client = format!("w{}", self.workers.len());
+        WorkerConfig {
+            db: database(self.dir),
+            log: self.dir.join(format!("{client}.log")),
+            client,
+            run_for: self.end.saturating_duration_since(Instant::now()),
+            seed: self.rng.next_u64(),
+            store: self.plan.store,
+            resources: self.plan.resources,
+            ttl_ms: self.plan.ttl_ms.clone(),
+        }
     }
 
     fn kill_until_the_end(&mut self) -> Result<()> {

@@ -157,12 +157,6 @@ fn check_then_act_is_caught() {
 }
 
 fn plan(store: StoreKind, secs: u64) -> Plan {
-    let seed = env_number("LEASEHOLD_STRESS_SEED").unwrap_or_else(|| {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        u64::from(now.subsec_nanos()) ^ now.as_secs()
-    });
     Plan {
         store,
         processes: env_number("LEASEHOLD_STRESS_PROCS")
@@ -172,8 +166,15 @@ fn plan(store: StoreKind, secs: u64) -> Plan {
         resources: RESOURCES,
         ttl_ms: TTL_MS,
         kill_every_ms: KILL_EVERY_MS,
-        seed,
+        seed: env_number("LEASEHOLD_STRESS_SEED").unwrap_or_else(fresh_seed),
     }
+}
+
+/// A seed that differs from run to run, so that repeated runs meet different schedules.
+fn fresh_seed() -> u64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH);
+    let now = now.unwrap_or_default();
+    u64::from(now.subsec_nanos()) ^ now.as_secs()
 }
 
 fn env_number(name: &str) -> Option<u64> {

@@ -52,8 +52,13 @@ pub(super) fn count(logs: &[Log], rows: &[Row]) -> Tally {
     for line in logs.iter().flat_map(|log| &log.lines) {
         count_line(&mut tally, line);
     }
-    // Tokens of a resource are consecutive (each grant is the last token + 1), so the lease
-    // before token `t` is `t - 1`.
+    count_takeovers(&mut tally, &leases, &held_at_kill);
+    tally
+}
+
+/// Grants whose previous lease was never released. Tokens of a resource are consecutive (each
+/// grant is the last token + 1), so the lease before token `t` is `t - 1`.
+fn count_takeovers(tally: &mut Tally, leases: &Leases, held_at_kill: &BTreeSet<(String, u64)>) {
     for (resource, token) in leases.keys() {
         let previous = (resource.clone(), token.saturating_sub(1));
         if leases.get(&previous).is_some_and(|p| !p.ended) {
@@ -61,7 +66,6 @@ pub(super) fn count(logs: &[Log], rows: &[Row]) -> Tally {
             tally.takeovers_of_killed += usize::from(held_at_kill.contains(&previous));
         }
     }
-    tally
 }
 
 fn count_line(tally: &mut Tally, line: &LogLine) {
@@ -89,48 +93,48 @@ fn count_line(tally: &mut Tally, line: &LogLine) {
     }
 }
 
-/// Every logged lease by (resource, token), with its latest logged expiry.
-fn known_leases(logs: &[Log]) -> BTreeMap<(String, u64), Known> {
-    let mut leases = BTreeMap::new();
+/// Logged leases by (resource, token).
+type Leases = BTreeMap<(String, u64), Known>;
+
+/// Every logged lease, with its latest logged expiry.
+fn known_leases(logs: &[Log]) -> Leases {
+    let mut leases = Leases::new();
     for line in logs.iter().flat_map(|log| &log.lines) {
-        match line {
-            LogLine::Grant(_) | LogLine::Event(Event::Granted { .. }) => {
-                let grant = grant_of(line).expect("the arm matched a grant");
-                let known = Known {
-                    expires_at: grant.expires_at,
-                    ended: false,
-                };
-                leases.insert((grant.resource, grant.token), known);
-            }
-            LogLine::Event(Event::Renewed {
-                resource,
-                token,
-                expires_at,
-            }) => {
-                if let Some(known) = leases.get_mut(&(resource.clone(), *token)) {
-                    known.expires_at = known.expires_at.max(*expires_at);
-                }
-            }
-            LogLine::Event(Event::Releasing { resource, token })
-            | LogLine::Lost {
-                resource, token, ..
-            } => {
-                if let Some(known) = leases.get_mut(&(resource.clone(), *token)) {
-                    known.ended = true;
-                }
-            }
-            LogLine::Event(Event::Wrote { .. }) => {}
-        }
+        learn(&mut leases, line);
     }
     leases
 }
 
+/// What one line tells about a lease: granted, renewed, or ended (released, or lost).
+fn learn(leases: &mut Leases, line: &LogLine) {
+    if let Some(grant) = grant_of(line) {
+        let (expires_at, ended) = (grant.expires_at, false);
+        leases.insert((grant.resource, grant.token), Known { expires_at, ended });
+        return;
+    }
+    let (resource, token, renewed_to) = match line {
+        LogLine::Event(Event::Renewed {
+            resource,
+            token,
+            expires_at,
+        }) => (resource, token, Some(*expires_at)),
+        LogLine::Event(Event::Releasing { resource, token })
+        | LogLine::Lost {
+            resource, token, ..
+        } => (resource, token, None),
+        _ => return,
+    };
+    if let Some(known) = leases.get_mut(&(resource.clone(), *token)) {
+        match renewed_to {
+            Some(expires_at) => known.expires_at = known.expires_at.max(expires_at),
+            None => known.ended = true,
+        }
+    }
+}
+
 /// The leases (resource, token) whose holder was killed while they were valid and not ended. A
 /// worker holds one lease at a time, so its last grant is the one it held, if any.
-fn leases_held_at_kill(
-    logs: &[Log],
-    leases: &BTreeMap<(String, u64), Known>,
-) -> BTreeSet<(String, u64)> {
+fn leases_held_at_kill(logs: &[Log], leases: &Leases) -> BTreeSet<(String, u64)> {
     let mut held = BTreeSet::new();
     for log in logs {
         let Some(killed_at) = log.killed_at else {

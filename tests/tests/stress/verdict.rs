@@ -176,28 +176,33 @@ fn read_table(db: &Path) -> Result<Vec<Row>> {
 }
 
 fn cross_check(logs: &[Log], rows: &[Row]) -> Vec<Discrepancy> {
-    let by_seq: BTreeMap<u64, &Row> = rows.iter().map(|row| (row.seq, row)).collect();
-    let mut found = Vec::new();
-    for line in logs.iter().flat_map(|log| &log.lines) {
-        if let LogLine::Event(Event::Wrote {
-            resource,
-            token,
-            seq,
-        }) = line
-        {
-            let matches = |row: &&Row| row.resource == *resource && row.token == *token;
-            if !by_seq.get(seq).is_some_and(matches) {
-                found.push(Discrepancy::LoggedWriteMissing {
-                    resource: resource.clone(),
-                    token: *token,
-                    seq: *seq,
-                });
-            }
-        }
-    }
+    let mut found = missing_logged_writes(logs, rows);
     let grants = grants(logs);
     found.extend(rows.iter().filter_map(|row| row_discrepancy(row, &grants)));
     found
+}
+
+/// The logged writes that the table does not hold as logged.
+fn missing_logged_writes(logs: &[Log], rows: &[Row]) -> Vec<Discrepancy> {
+    let by_seq: BTreeMap<u64, &Row> = rows.iter().map(|row| (row.seq, row)).collect();
+    let held = |resource: &String, token: &u64, seq: &u64| {
+        let matches = |row: &&Row| row.resource == *resource && row.token == *token;
+        by_seq.get(seq).is_some_and(matches)
+    };
+    let lines = logs.iter().flat_map(|log| &log.lines);
+    let missing = lines.filter_map(|line| match line {
+        LogLine::Event(Event::Wrote {
+            resource,
+            token,
+            seq,
+        }) if !held(resource, token, seq) => Some(Discrepancy::LoggedWriteMissing {
+            resource: resource.clone(),
+            token: *token,
+            seq: *seq,
+        }),
+        _ => None,
+    });
+    missing.collect()
 }
 
 /// Who was granted each (resource, token), by the logs.
@@ -211,20 +216,10 @@ fn grants(logs: &[Log]) -> BTreeSet<(String, u64, String)> {
 pub(super) fn grant_of(line: &LogLine) -> Option<Grant> {
     match line {
         LogLine::Grant(grant) => Some(grant.clone()),
-        LogLine::Event(Event::Granted {
-            resource,
-            client,
-            token,
-            acquired_at,
-            expires_at,
-        }) => Some(Grant {
-            resource: resource.clone(),
-            client: client.clone(),
-            token: *token,
-            acquired_at: *acquired_at,
-            expires_at: *expires_at,
-            received_at: *acquired_at,
-        }),
+        // Without its receipt time, a grant can only be dated by its label.
+        LogLine::Event(event @ Event::Granted { acquired_at, .. }) => {
+            Grant::from_event(event.clone(), *acquired_at)
+        }
         _ => None,
     }
 }
