@@ -235,7 +235,8 @@ impl Worker {
     }
 
     /// Sleeps until just past the lease's expiry on the store's clock, then writes: the fence
-    /// must refuse it (the supervisor checks that no `overrun` row exists).
+    /// reads `now` after this sleep, on the same clock, so it must refuse the write (the
+    /// supervisor checks that no `overrun` row exists).
     fn overrun(&mut self, lease: &Lease) -> Result<Hold> {
         let now = SystemClock.now()?;
         let late = self.rng.in_range(1..=30);
@@ -310,7 +311,9 @@ impl Worker {
         })?;
         match self.store.release(lease) {
             // Every answer ends this holder's use of the lease; `Expired` and `NotHolder` mean it
-            // had already ended, which the log shows by its times.
+            // had already ended, which the log shows by its times. After `Busy` nothing changed
+            // and the lease runs to its expiry unused; the checker, told `Releasing`, then
+            // merely ignores it as a blocker (it can miss an overlap, never invent one).
             Ok(_) | Err(Error::Busy) => Ok(()),
             Err(e) => Err(e.into()),
         }

@@ -6,6 +6,7 @@
 use std::error::Error;
 use std::fs::File;
 use std::ops::RangeInclusive;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
@@ -16,6 +17,9 @@ use leasehold_tests::rng::XorShift;
 use leasehold_tests::stress::{CREATE_WORK_TABLE, StoreKind, WorkerConfig};
 
 pub(super) type Result<T> = std::result::Result<T, Box<dyn Error>>;
+
+/// The signal `Child::kill` sends on Unix.
+const SIGKILL: i32 = 9;
 
 /// A replacement is not worth starting with less than this left to run.
 const MIN_LIFE: Duration = Duration::from_millis(300);
@@ -177,10 +181,16 @@ impl<'a> Fleet<'a> {
         let (index, mut child) = self.running.swap_remove(position);
         let killed_at = SystemClock.now()?.as_millis();
         // `Child::kill` sends SIGKILL on Unix: no handler, no cleanup, like a crash.
-        child.kill()?;
+        if let Err(e) = child.kill() {
+            // Still running, as far as we know: leave it to the guard.
+            self.running.push((index, child));
+            return Err(e.into());
+        }
+        let exit = child.wait()?;
         let worker = &mut self.workers[index];
-        worker.killed_at = Some(killed_at);
-        worker.exit = Some(child.wait()?);
+        worker.exit = Some(exit);
+        // A worker that failed on its own just before the signal keeps its failure.
+        worker.killed_at = (exit.signal() == Some(SIGKILL)).then_some(killed_at);
         Ok(true)
     }
 
