@@ -12,5 +12,7 @@
 
 pub mod history;
 pub mod naive;
+pub mod rng;
+pub mod stress;
 
 pub use naive::CheckThenActStore;
