@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
+use crate::action::{Action, Reply};
 use crate::config::Protocol;
-use crate::model::{Action, LeaseModel, Reply};
+use crate::model::LeaseModel;
 use crate::state::{Phase, Row, RowStatus, State};
 
 /// One step of a path.
