@@ -71,7 +71,14 @@ fn measure(plan: &Plan, args: &Args) -> Result<Vec<Summary>, BenchError> {
     let mut rounds: BTreeMap<Scenario, Vec<Vec<ClientResult>>> = BTreeMap::new();
     let total = plan.rounds * plan.scenarios.len();
     for round in 0..plan.rounds {
-        for (i, scenario) in plan.scenarios.iter().enumerate() {
+        // Every other round runs the grid backwards, so that no contender always runs first
+        // (or always just after another) at its point.
+        let order: Vec<&Scenario> = if round % 2 == 0 {
+            plan.scenarios.iter().collect()
+        } else {
+            plan.scenarios.iter().rev().collect()
+        };
+        for (i, scenario) in order.into_iter().enumerate() {
             let done = round * plan.scenarios.len() + i + 1;
             eprint!("\r[{done}/{total}] {:<48}", scenario.label());
             let results = run_scenario(&exe, &args.dir, scenario, plan.duration)?;

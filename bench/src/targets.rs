@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contender::{Contender, Durability};
 use crate::scenario::{Runner, Scenario, Style};
-use crate::summary::{STARVED_SHARE, Summary};
+use crate::summary::{STARVED_SHARE, Summary, median};
 
 /// One target: a ratio of two figures of this run, and the least it should be.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -40,12 +40,18 @@ impl Find<'_> {
         self.0.iter().find(|s| s.scenario == wanted)
     }
 
-    fn cycles(&self, wanted: Scenario) -> Option<f64> {
-        self.get(wanted).map(|s| s.cycles_per_second)
-    }
-
+    /// The median over rounds of the two scenarios' ratio within each round: each round's
+    /// pair ran seconds apart, so a machine that slows down between rounds moves both alike.
     fn ratio(&self, over: Scenario, under: Scenario) -> Option<f64> {
-        Some(self.cycles(over)? / self.cycles(under)?).filter(|r| r.is_finite())
+        let (over, under) = (self.get(over)?, self.get(under)?);
+        let per_round: Vec<f64> = over
+            .rounds_cycles_per_second
+            .iter()
+            .zip(&under.rounds_cycles_per_second)
+            .map(|(a, b)| a / b)
+            .filter(|r| r.is_finite())
+            .collect();
+        (!per_round.is_empty()).then(|| median(&per_round))
     }
 }
 
