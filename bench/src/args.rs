@@ -83,7 +83,11 @@ impl Args {
 
     /// The mode's plan with the overrides applied.
     pub(crate) fn plan(&self) -> Plan {
-        let mut plan = if self.full { Plan::full() } else { Plan::quick() };
+        let mut plan = if self.full {
+            Plan::full()
+        } else {
+            Plan::quick()
+        };
         if let Some(rounds) = self.rounds {
             plan.rounds = rounds.max(1);
         }

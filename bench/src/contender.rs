@@ -153,7 +153,9 @@ pub trait Locker: Send + Sync {
         deadline: Instant,
     ) -> Result<Option<Self::Grant>, BenchError> {
         let _ = (resource, owner, deadline);
-        Err(BenchError::protocol("this contender has no waiting acquire"))
+        Err(BenchError::protocol(
+            "this contender has no waiting acquire",
+        ))
     }
 }
 

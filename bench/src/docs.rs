@@ -13,8 +13,18 @@ use serde_json::Value;
 
 /// The command the model-checking figures come from, run from the workspace root.
 const COMPARE_SPIN: [&str; 12] = [
-    "run", "--release", "--locked", "-q", "-p", "leasehold-model", "--bin", "compare-spin", "--",
-    "--preset", "large", "--json",
+    "run",
+    "--release",
+    "--locked",
+    "-q",
+    "-p",
+    "leasehold-model",
+    "--bin",
+    "compare-spin",
+    "--",
+    "--preset",
+    "large",
+    "--json",
 ];
 
 /// Replaces every generated section of the document at `path` with this run's; with `model`,
@@ -49,18 +59,30 @@ pub(crate) fn update(report: &Report, path: &Path, model: bool) -> Result<(), Be
 
 /// `text` with the body between `name`'s markers replaced by `body`.
 fn replace_section(text: &str, name: &str, body: &str) -> Result<String, BenchError> {
-    let (open, close) = (format!("<!-- bench:{name} -->"), format!("<!-- /bench:{name} -->"));
-    let missing = || BenchError::Protocol(format!("performance.md lacks the {open} … {close} pair"));
+    let (open, close) = (
+        format!("<!-- bench:{name} -->"),
+        format!("<!-- /bench:{name} -->"),
+    );
+    let missing =
+        || BenchError::Protocol(format!("performance.md lacks the {open} … {close} pair"));
     let start = text.find(&open).ok_or_else(missing)? + open.len();
     let end = start + text[start..].find(&close).ok_or_else(missing)?;
-    Ok(format!("{}\n{}\n{}", &text[..start], body.trim_end(), &text[end..]))
+    Ok(format!(
+        "{}\n{}\n{}",
+        &text[..start],
+        body.trim_end(),
+        &text[end..]
+    ))
 }
 
 /// Runs `compare-spin --preset large --json` through cargo and parses its report.
 fn compare_spin() -> Result<Value, BenchError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let output = Command::new(cargo).args(COMPARE_SPIN).current_dir(root).output()?;
+    let output = Command::new(cargo)
+        .args(COMPARE_SPIN)
+        .current_dir(root)
+        .output()?;
     if !output.status.success() {
         return Err(BenchError::Protocol(format!(
             "compare-spin failed: {}",
@@ -83,8 +105,11 @@ fn model_table(c: &Value) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {:.2} | {:.0} |",
-            text(&row["tool"]), text(&row["reduction"]), text(&row["verdict"]),
-            row["unique_states"], row["wall_seconds"].as_f64().unwrap_or(f64::NAN),
+            text(&row["tool"]),
+            text(&row["reduction"]),
+            text(&row["verdict"]),
+            row["unique_states"],
+            row["wall_seconds"].as_f64().unwrap_or(f64::NAN),
             row["states_per_second"].as_f64().unwrap_or(f64::NAN)
         );
     }
@@ -96,7 +121,9 @@ fn model_table(c: &Value) -> String {
             "\nSame state space: leasehold-check − SPIN = {} states. \
 States/s, leasehold-check ÷ SPIN: **{rate:.2}** (target ≥ 1.00: {}). \
 Wall time, leasehold-check with symmetry ÷ SPIN: **{wall:.3}** (target < 0.050: {}).\n",
-            c["state_difference"], verdict(rate >= 1.0), verdict(wall < 0.05)
+            c["state_difference"],
+            verdict(rate >= 1.0),
+            verdict(wall < 0.05)
         );
     }
     out
@@ -114,7 +141,10 @@ mod tests {
     fn a_section_is_replaced_and_the_prose_around_it_kept() {
         let doc = "intro\n<!-- bench:t -->\nold\n<!-- /bench:t -->\noutro\n";
         let new = replace_section(doc, "t", "| new |\n").expect("markers present");
-        assert_eq!(new, "intro\n<!-- bench:t -->\n| new |\n<!-- /bench:t -->\noutro\n");
+        assert_eq!(
+            new,
+            "intro\n<!-- bench:t -->\n| new |\n<!-- /bench:t -->\noutro\n"
+        );
         assert!(replace_section(doc, "missing", "x").is_err());
     }
 }

@@ -145,7 +145,11 @@ mod tests {
 
     #[test]
     fn merging_is_recording_both() {
-        let (mut a, mut b, mut both) = (Histogram::default(), Histogram::default(), Histogram::default());
+        let (mut a, mut b, mut both) = (
+            Histogram::default(),
+            Histogram::default(),
+            Histogram::default(),
+        );
         for ns in [5, 700, 90_000] {
             a.record(Duration::from_nanos(ns));
             both.record(Duration::from_nanos(ns));

@@ -26,7 +26,11 @@ impl Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
-            .find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, v)| v.trim()))
+            .find_map(|l| {
+                l.strip_prefix("model name")?
+                    .split_once(':')
+                    .map(|(_, v)| v.trim())
+            })
             .unwrap_or("unknown");
         Self {
             cpu: cpu.to_owned(),
@@ -52,7 +56,8 @@ fn file_system(dir: &Path) -> String {
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
             let (device, point, kind) = (fields.next()?, fields.next()?, fields.next()?);
-            dir.starts_with(point).then(|| (point.len(), format!("{kind} on {point} ({device})")))
+            dir.starts_with(point)
+                .then(|| (point.len(), format!("{kind} on {point} ({device})")))
         })
         .max_by_key(|(len, _)| *len)
         .map_or_else(|| "unknown".to_owned(), |(_, found)| found)

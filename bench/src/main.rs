@@ -39,7 +39,11 @@ fn main() -> ExitCode {
 fn worker(argv: &[String]) -> Result<(), BenchError> {
     let order: WorkerOrder = serde_json::from_str(argv.first().map_or("", String::as_str))?;
     let stdin = std::io::stdin();
-    serve(&order, &mut BufReader::new(stdin.lock()), &mut std::io::stdout().lock())
+    serve(
+        &order,
+        &mut BufReader::new(stdin.lock()),
+        &mut std::io::stdout().lock(),
+    )
 }
 
 fn bench(args: &Args) -> Result<(), BenchError> {
@@ -61,7 +65,10 @@ fn bench(args: &Args) -> Result<(), BenchError> {
         plots::write_all(&report, &args.docs.join("performance"))?;
         docs::update(&report, &args.docs.join("performance.md"), args.model)?;
     }
-    eprintln!("leasehold-bench: done in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "leasehold-bench: done in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -99,9 +106,18 @@ fn print_tables(report: &Report) -> Result<(), BenchError> {
     let sections = [
         ("Targets", tables::targets(report)),
         ("One process", tables::single(report)),
-        ("Processes: cycles/s", tables::throughput(report, Runner::Processes)),
-        ("Threads: cycles/s", tables::throughput(report, Runner::Threads)),
-        ("Contention: 8 clients, one resource", tables::contention(report)),
+        (
+            "Processes: cycles/s",
+            tables::throughput(report, Runner::Processes),
+        ),
+        (
+            "Threads: cycles/s",
+            tables::throughput(report, Runner::Threads),
+        ),
+        (
+            "Contention: 8 clients, one resource",
+            tables::contention(report),
+        ),
         ("SqliteStore::acquire(.., wait)", tables::wait(report)),
     ];
     for (title, table) in sections {
@@ -109,4 +125,3 @@ fn print_tables(report: &Report) -> Result<(), BenchError> {
     }
     Ok(())
 }
-

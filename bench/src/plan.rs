@@ -82,16 +82,34 @@ pub fn grid() -> Vec<Scenario> {
     let mut grid = Vec::new();
     for durability in Durability::ALL {
         let single = POINTS[0];
-        grid.push(scenario(Contender::FsyncFloor, durability, single, 1, Style::Retry));
+        grid.push(scenario(
+            Contender::FsyncFloor,
+            durability,
+            single,
+            1,
+            Style::Retry,
+        ));
         for resources in RESOURCES {
             for point in POINTS {
                 for contender in Contender::LOCKS {
-                    grid.push(scenario(contender, durability, point, resources, Style::Retry));
+                    grid.push(scenario(
+                        contender,
+                        durability,
+                        point,
+                        resources,
+                        Style::Retry,
+                    ));
                 }
             }
         }
         for point in POINTS {
-            grid.push(scenario(Contender::SqliteStore, durability, point, 1, Style::Wait));
+            grid.push(scenario(
+                Contender::SqliteStore,
+                durability,
+                point,
+                1,
+                Style::Wait,
+            ));
         }
     }
     grid

@@ -56,7 +56,10 @@ fn throughput(report: &Report, runner: Runner, path: &Path) -> Result<(), BenchE
     let panels = root.split_evenly((2, 2));
     let cases = Durability::ALL.into_iter().flat_map(|d| [(d, 1), (d, 64)]);
     for (panel, (durability, resources)) in panels.iter().zip(cases) {
-        let title = format!("{}, {resources} resource(s): cycles/s vs {unit}", durability.name());
+        let title = format!(
+            "{}, {resources} resource(s): cycles/s vs {unit}",
+            durability.name()
+        );
         let lines: Vec<_> = Contender::LOCKS
             .into_iter()
             .map(|c| (c, points(report, c, durability, runner, resources)))

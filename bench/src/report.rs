@@ -80,7 +80,11 @@ impl Report {
 }
 
 fn figures(contender: Contender, scenarios: &[Summary]) -> ContenderFigures {
-    let mine = || scenarios.iter().filter(move |s| s.scenario.contender == contender);
+    let mine = || {
+        scenarios
+            .iter()
+            .filter(move |s| s.scenario.contender == contender)
+    };
     let single = |d: Durability| {
         mine().find(|s| {
             let sc = s.scenario;

@@ -47,7 +47,11 @@ impl Worker {
     fn line(&mut self) -> Result<String, BenchError> {
         let mut line = String::new();
         if self.stdout.read_line(&mut line)? == 0 {
-            return Err(BenchError::protocol("a worker exited early (see its stderr)"));
+            let status = self.child.wait()?;
+            self.done = true;
+            return Err(BenchError::protocol(format!(
+                "a worker exited early with {status} (see its stderr)"
+            )));
         }
         Ok(line.trim_end().to_owned())
     }
@@ -69,7 +73,9 @@ impl Worker {
         let status = self.child.wait()?;
         self.done = true;
         if !status.success() {
-            return Err(BenchError::protocol(format!("a worker ended with {status}")));
+            return Err(BenchError::protocol(format!(
+                "a worker ended with {status}"
+            )));
         }
         Ok(results)
     }
@@ -102,9 +108,12 @@ pub fn run_scenario(
     let database = dir.path().join("locks.db");
     let witness = dir.path().join("witness");
     std::fs::create_dir(&witness)?;
-    // The schema and WAL mode are in place before any worker opens the file.
+    // The schema and WAL mode are in place before any worker opens the file. This connection
+    // stays open until the workers are done: without it, a worker that closes a connection
+    // while others open theirs can be the last one out, and SQLite then checkpoints and deletes
+    // the WAL under the openers, which makes an open fail with SQLITE_BUSY.
     let options = Options::new().durability(scenario.durability.store());
-    drop(SqliteStore::open_with(&database, options)?);
+    let _keeper = SqliteStore::open_with(&database, options)?;
     let (processes, per_process) = match scenario.runner {
         Runner::Processes => (scenario.clients, 1),
         Runner::Threads => (1, scenario.clients),

@@ -88,9 +88,7 @@ impl CheckThenAct {
     /// The store's open errors.
     pub fn open(path: &Path, durability: Durability) -> Result<Self, BenchError> {
         let clock = Arc::new(SystemClock);
-        let store = with_synchronous(durability, || {
-            CheckThenActStore::open(path, clock, Direct)
-        })??;
+        let store = with_synchronous(durability, || CheckThenActStore::open(path, clock, Direct))??;
         Ok(Self { store })
     }
 }

@@ -136,7 +136,11 @@ pub fn spread(grants: &[u64]) -> Spread {
     Spread {
         min_over_mean: grants.iter().copied().min().map_or(0.0, share),
         max_over_mean: grants.iter().copied().max().map_or(0.0, share),
-        jain: if squares > 0.0 { total * total / (n * squares) } else { 0.0 },
+        jain: if squares > 0.0 {
+            total * total / (n * squares)
+        } else {
+            0.0
+        },
         starved_clients: grants.iter().filter(|&&g| share(g) < STARVED_SHARE).count(),
     }
 }
@@ -148,7 +152,10 @@ mod tests {
     #[test]
     fn an_even_spread_is_fair_and_a_starved_client_is_seen() {
         let even = spread(&[10, 10, 10, 10]);
-        assert_eq!((even.min_over_mean, even.jain, even.starved_clients), (1.0, 1.0, 0));
+        assert_eq!(
+            (even.min_over_mean, even.jain, even.starved_clients),
+            (1.0, 1.0, 0)
+        );
         let starved = spread(&[19, 19, 1, 1]);
         assert_eq!(starved.starved_clients, 2);
         assert!(starved.jain < 0.6, "{starved:?}");

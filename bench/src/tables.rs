@@ -15,8 +15,15 @@ pub fn machine(report: &Report) -> String {
     format!(
         "| | |\n|---|---|\n| CPU | {} ({} cores) |\n| kernel | {} |\n| SQLite | {} (bundled), WAL |\n\
 | file system | {} |\n| run | `{}` — {} mode, {} round(s) of {:.2} s per scenario |\n",
-        m.cpu, m.cores, m.kernel, m.sqlite, m.file_system, report.command, report.mode,
-        report.rounds, report.seconds_per_scenario
+        m.cpu,
+        m.cores,
+        m.kernel,
+        m.sqlite,
+        m.file_system,
+        report.command,
+        report.mode,
+        report.rounds,
+        report.seconds_per_scenario
     )
 }
 
@@ -25,9 +32,15 @@ pub fn machine(report: &Report) -> String {
 pub fn targets(report: &Report) -> String {
     let mut out = String::from("| target | ratio | needed | |\n|---|---:|---:|---|\n");
     for ratio in report.ratios.values() {
-        let value = ratio.value.map_or_else(|| "—".to_owned(), |v| format!("{v:.2}"));
+        let value = ratio
+            .value
+            .map_or_else(|| "—".to_owned(), |v| format!("{v:.2}"));
         let verdict = if ratio.met { "met" } else { "**missed**" };
-        let _ = writeln!(out, "| {} | {value} | ≥ {:.2} | {verdict} |", ratio.what, ratio.target);
+        let _ = writeln!(
+            out,
+            "| {} | {value} | ≥ {:.2} | {verdict} |",
+            ratio.what, ratio.target
+        );
     }
     out
 }
@@ -43,7 +56,10 @@ pub fn single(report: &Report) -> String {
         for c in Contender::ALL {
             let found = report.select(|s| {
                 let sc = s.scenario;
-                sc.contender == c && sc.durability == d && sc.clients == 1 && sc.resources == 1
+                sc.contender == c
+                    && sc.durability == d
+                    && sc.clients == 1
+                    && sc.resources == 1
                     && sc.style == Style::Retry
             });
             for s in found {
@@ -51,7 +67,12 @@ pub fn single(report: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {:.0} | {:.1} | {:.1} | {:.0} |",
-                    c.name(), d.name(), s.cycles_per_second, l.p50_us, l.p99_us, l.max_us
+                    c.name(),
+                    d.name(),
+                    s.cycles_per_second,
+                    l.p50_us,
+                    l.p99_us,
+                    l.max_us
                 );
             }
         }
@@ -63,7 +84,10 @@ pub fn single(report: &Report) -> String {
 /// single process).
 #[must_use]
 pub fn throughput(report: &Report, runner: Runner) -> String {
-    let points: Vec<_> = POINTS.iter().filter(|(r, n)| *r == runner || *n == 1).collect();
+    let points: Vec<_> = POINTS
+        .iter()
+        .filter(|(r, n)| *r == runner || *n == 1)
+        .collect();
     let mut out = String::from("| durability | resources | contender |");
     for (_, n) in &points {
         let _ = write!(out, " {n} |");
@@ -99,8 +123,16 @@ pub fn detail(report: &Report) -> String {
         let _ = writeln!(
             out,
             "| {} | {:.0} | {:.1} | {:.1} | {:.0} | {:.2} | {:.2} | {:.3} | {} | {} | {} |",
-            s.scenario.label(), s.cycles_per_second, l.p50_us, l.p99_us, l.max_us,
-            sp.min_over_mean, sp.max_over_mean, sp.jain, s.busy_attempts, s.double_grants,
+            s.scenario.label(),
+            s.cycles_per_second,
+            l.p50_us,
+            l.p99_us,
+            l.max_us,
+            sp.min_over_mean,
+            sp.max_over_mean,
+            sp.jain,
+            s.busy_attempts,
+            s.double_grants,
             s.busy_errors
         );
     }
@@ -138,8 +170,15 @@ pub fn wait(report: &Report) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.3} | {} |",
-            s.scenario.durability.name(), clients(s), s.cycles_per_second, l.p50_us, l.p99_us,
-            l.max_us, sp.min_over_mean, sp.jain, sp.starved_clients
+            s.scenario.durability.name(),
+            clients(s),
+            s.cycles_per_second,
+            l.p50_us,
+            l.p99_us,
+            l.max_us,
+            sp.min_over_mean,
+            sp.jain,
+            sp.starved_clients
         );
     }
     out
@@ -149,8 +188,15 @@ fn spread_row(name: &str, s: &Summary) -> String {
     let sp = s.spread;
     format!(
         "| {name} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.3} | {} | {} |\n",
-        s.scenario.durability.name(), clients(s), s.cycles_per_second, s.acquire_latency.p99_us,
-        sp.min_over_mean, sp.max_over_mean, sp.jain, sp.starved_clients, s.double_grants
+        s.scenario.durability.name(),
+        clients(s),
+        s.cycles_per_second,
+        s.acquire_latency.p99_us,
+        sp.min_over_mean,
+        sp.max_over_mean,
+        sp.jain,
+        sp.starved_clients,
+        s.double_grants
     )
 }
 
@@ -173,10 +219,20 @@ fn find(
     style: Style,
 ) -> Option<&Summary> {
     // One client is run once, as a process: it is the first column of both runners' tables.
-    let runner = if clients == 1 { Runner::Processes } else { runner };
+    let runner = if clients == 1 {
+        Runner::Processes
+    } else {
+        runner
+    };
     report.scenarios.iter().find(|s| {
         let sc = s.scenario;
-        (sc.contender, sc.durability, sc.runner, sc.clients, sc.resources, sc.style)
-            == (contender, durability, runner, clients, resources, style)
+        (
+            sc.contender,
+            sc.durability,
+            sc.runner,
+            sc.clients,
+            sc.resources,
+            sc.style,
+        ) == (contender, durability, runner, clients, resources, style)
     })
 }

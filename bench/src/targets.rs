@@ -55,7 +55,12 @@ impl Find<'_> {
     }
 }
 
-fn processes(contender: Contender, durability: Durability, clients: usize, resources: usize) -> Scenario {
+fn processes(
+    contender: Contender,
+    durability: Durability,
+    clients: usize,
+    resources: usize,
+) -> Scenario {
     Scenario {
         contender,
         durability,
@@ -87,7 +92,10 @@ pub fn ratios(summaries: &[Summary]) -> BTreeMap<String, Ratio> {
             format!("store_vs_transactional_4_processes_64_resources_{name}"),
             Ratio::new(
                 format!("SqliteStore ÷ transactional, cycles/s, 4 processes, 64 resources, {name}"),
-                find.ratio(processes(store, d, 4, 64), processes(Contender::Transactional, d, 4, 64)),
+                find.ratio(
+                    processes(store, d, 4, 64),
+                    processes(Contender::Transactional, d, 4, 64),
+                ),
                 1.3,
             ),
         );

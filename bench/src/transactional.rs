@@ -25,8 +25,7 @@ acquired_at, expires_at, status) VALUES (:resource, :owner, \
 (SELECT value FROM leasehold_meta WHERE key = 'pruned_high_water') + 1, \
 :request_id, :now, :expires_at, 0) RETURNING token";
 
-const END_ROW: &str =
-    "UPDATE leasehold_locks SET status = :status, expires_at = :expires_at WHERE resource = :resource";
+const END_ROW: &str = "UPDATE leasehold_locks SET status = :status, expires_at = :expires_at WHERE resource = :resource";
 
 /// `(token, status, expires_at)` of a row.
 type Row = (i64, i64, i64);
@@ -66,13 +65,22 @@ fn read_row(tx: &Transaction<'_>, resource: &str) -> rusqlite::Result<Option<Row
 }
 
 /// Writes a new lease for `owner` over the row (or into the vacancy) it found free.
-fn grant(tx: &Transaction<'_>, found: Option<Row>, resource: &str, owner: &str) -> rusqlite::Result<i64> {
+fn grant(
+    tx: &Transaction<'_>,
+    found: Option<Row>,
+    resource: &str,
+    owner: &str,
+) -> rusqlite::Result<i64> {
     let now = now_millis();
     let params = named_params! {
         ":resource": resource, ":owner": owner, ":request_id": [0_u8; 16],
         ":now": now, ":expires_at": now + millis(TTL),
     };
-    let sql = if found.is_some() { UPDATE_ROW } else { INSERT_ROW };
+    let sql = if found.is_some() {
+        UPDATE_ROW
+    } else {
+        INSERT_ROW
+    };
     tx.prepare_cached(sql)?.query_row(params, |row| row.get(0))
 }
 

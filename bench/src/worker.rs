@@ -53,12 +53,16 @@ pub fn serve(
         output,
     };
     let scenario = &order.scenario;
+    let label = scenario.label();
+    let context = |e: BenchError| BenchError::Protocol(format!("{label}: {e}"));
     contender::open(
         scenario.contender,
         &order.database,
         scenario.durability,
         visit,
-    )?
+    )
+    .map_err(|e| context(BenchError::Protocol(format!("opening: {e}"))))?
+    .map_err(context)
 }
 
 struct Serve<'a> {
@@ -81,7 +85,9 @@ impl WithLocker for Serve<'_> {
         let mut line = String::new();
         self.input.read_line(&mut line)?;
         if line.trim() != GO {
-            return Err(BenchError::protocol(format!("expected {GO:?}, got {line:?}")));
+            return Err(BenchError::protocol(format!(
+                "expected {GO:?}, got {line:?}"
+            )));
         }
         let results = run_clients(clients, Duration::from_millis(order.duration_ms))?;
         writeln!(self.output, "{}", serde_json::to_string(&results)?)?;
