@@ -20,6 +20,8 @@ usage: leasehold-bench [--quick | --full] [--json] [--write-docs] [options]
   --rounds N       override the rounds of the mode
   --seconds S      override the seconds per scenario of the mode
   --only TEXT      only scenarios whose label contains TEXT (e.g. sqlite-store/full)
+  --check FILE     check a saved --json report (with the same mode options) is complete
+                   and well-formed; measures nothing, checks no speed
 ";
 
 /// Parsed options.
@@ -32,6 +34,7 @@ pub(crate) struct Args {
     pub(crate) help: bool,
     pub(crate) dir: PathBuf,
     pub(crate) docs: PathBuf,
+    pub(crate) check: Option<PathBuf>,
     rounds: Option<usize>,
     seconds: Option<f64>,
     only: Option<String>,
@@ -48,6 +51,7 @@ impl Args {
             help: false,
             dir: std::env::temp_dir(),
             docs: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs")),
+            check: None,
             rounds: None,
             seconds: None,
             only: None,
@@ -68,6 +72,7 @@ impl Args {
                 "--help" | "-h" => args.help = true,
                 "--dir" => args.dir = PathBuf::from(value()?),
                 "--docs" => args.docs = PathBuf::from(value()?),
+                "--check" => args.check = Some(PathBuf::from(value()?)),
                 "--rounds" => args.rounds = Some(number(value()?)?),
                 "--seconds" => args.seconds = Some(number(value()?)?),
                 "--only" => args.only = Some(value()?.clone()),

@@ -162,3 +162,25 @@ impl<L: Locker> Client<'_, L> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_finds_the_witness_taken_until_the_first_leaves() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (a, b) = (
+            Witness::open(dir.path(), 2).expect("opened"),
+            Witness::open(dir.path(), 2).expect("opened"),
+        );
+        assert!(a.enter(0).expect("flock"));
+        assert!(!b.enter(0).expect("flock"), "a double grant is seen");
+        assert!(
+            b.enter(1).expect("flock"),
+            "another resource is independent"
+        );
+        a.leave(0).expect("unlock");
+        assert!(b.enter(0).expect("flock"), "free once left");
+    }
+}

@@ -191,3 +191,43 @@ pub fn open<V: WithLocker>(
         Contender::FsyncFloor => visit.with(floor::FsyncFloor::open(path, durability)?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drives one contender through grant, refusal, release and grant again.
+    struct Behaves;
+
+    impl WithLocker for Behaves {
+        type Output = Result<(), BenchError>;
+
+        fn with<L: Locker>(self, locker: L) -> Self::Output {
+            let first = locker.try_acquire("r00", "a")?.expect("free at first");
+            assert!(locker.try_acquire("r00", "b")?.is_none(), "held by a");
+            let other = locker
+                .try_acquire("r01", "b")?
+                .expect("another resource is free");
+            locker.release(&first)?;
+            let again = locker
+                .try_acquire("r00", "b")?
+                .expect("free after the release");
+            locker.release(&again)?;
+            locker.release(&other)
+        }
+    }
+
+    #[test]
+    fn every_lock_grants_refuses_while_held_and_grants_after_release() {
+        for durability in Durability::ALL {
+            for contender in Contender::LOCKS {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let path = dir.path().join("locks.db");
+                drop(leasehold_sqlite::SqliteStore::open(&path).expect("schema"));
+                open(contender, &path, durability, Behaves)
+                    .and_then(|checked| checked)
+                    .unwrap_or_else(|e| panic!("{contender:?} {durability:?}: {e}"));
+            }
+        }
+    }
+}

@@ -52,6 +52,9 @@ fn bench(args: &Args) -> Result<(), BenchError> {
         return Ok(());
     }
     let plan = args.plan();
+    if let Some(path) = &args.check {
+        return check(path, &plan);
+    }
     let started = Instant::now();
     let summaries = measure(&plan, args)?;
     let machine = Machine::read(&args.dir);
@@ -98,6 +101,21 @@ fn measure(plan: &Plan, args: &Args) -> Result<Vec<Summary>, BenchError> {
         .iter()
         .map(|s| Summary::new(*s, &rounds[s]))
         .collect())
+}
+
+/// Checks a saved `--json` report against the plan the same options give: every contender,
+/// ratio and scenario present and well-formed. No speed is checked.
+fn check(path: &std::path::Path, plan: &Plan) -> Result<(), BenchError> {
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    leasehold_bench::report::check_complete(&report, plan).map_err(BenchError::Protocol)?;
+    println!(
+        "leasehold-bench: {} is well-formed: {} contenders, {} ratios, {} scenarios",
+        path.display(),
+        report.contenders.len(),
+        report.ratios.len(),
+        report.scenarios.len()
+    );
+    Ok(())
 }
 
 fn print_tables(report: &Report) -> Result<(), BenchError> {

@@ -104,3 +104,98 @@ fn figures(contender: Contender, scenarios: &[Summary]) -> ContenderFigures {
         double_grants: mine().map(|s| s.double_grants).sum(),
     }
 }
+
+/// Checks that `report` is complete for `plan`: every contender, every target ratio with a
+/// finite value, every scenario with finite figures. It never looks at how fast anything was:
+/// this is what the CI smoke run asserts.
+///
+/// # Errors
+///
+/// What is missing or malformed, one line per problem.
+pub fn check_complete(report: &Report, plan: &Plan) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if report.schema != SCHEMA {
+        problems.push(format!("schema {} is not {SCHEMA}", report.schema));
+    }
+    for contender in Contender::ALL {
+        if !report.contenders.contains_key(contender.name()) {
+            problems.push(format!("contender {} missing", contender.name()));
+        }
+    }
+    for name in ratios(&[]).keys() {
+        match report.ratios.get(name).and_then(|r| r.value) {
+            Some(v) if v.is_finite() && v >= 0.0 => {}
+            other => problems.push(format!("ratio {name}: {other:?}")),
+        }
+    }
+    for scenario in &plan.scenarios {
+        match report.scenarios.iter().find(|s| s.scenario == *scenario) {
+            Some(s) if well_formed(s) => {}
+            Some(_) => problems.push(format!("{}: malformed figures", scenario.label())),
+            None => problems.push(format!("{}: missing", scenario.label())),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+fn well_formed(s: &Summary) -> bool {
+    let l = s.acquire_latency;
+    let figures = [
+        s.cycles_per_second,
+        l.p50_us,
+        l.p99_us,
+        l.max_us,
+        s.spread.jain,
+    ];
+    figures.iter().all(|f| f.is_finite() && *f >= 0.0)
+        && s.grants_per_client.len() == s.scenario.clients
+        && l.p50_us <= l.p99_us
+        && l.p99_us <= l.max_us
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::ClientResult;
+
+    fn report_of(plan: &Plan) -> Report {
+        let client = ClientResult {
+            grants: 3,
+            elapsed_s: 0.1,
+            ..ClientResult::default()
+        };
+        let summaries = plan
+            .scenarios
+            .iter()
+            .map(|s| Summary::new(*s, &[vec![client.clone(); s.clients]]))
+            .collect();
+        let machine = Machine::read(std::path::Path::new("/"));
+        Report::new(plan, "test".to_owned(), machine, summaries)
+    }
+
+    #[test]
+    fn a_complete_report_passes_and_survives_json() {
+        let plan = Plan::quick();
+        let report = report_of(&plan);
+        let json = serde_json::to_string(&report).expect("serialisable");
+        let back: Report = serde_json::from_str(&json).expect("parsable");
+        assert_eq!(check_complete(&back, &plan), Ok(()));
+    }
+
+    #[test]
+    fn a_missing_ratio_scenario_or_contender_is_reported() {
+        let plan = Plan::quick();
+        let mut report = report_of(&plan);
+        report.ratios.remove("store_full_vs_fsync_floor");
+        report.contenders.remove("floor");
+        report.scenarios.pop();
+        let problems = check_complete(&report, &plan).expect_err("incomplete");
+        assert!(problems.contains("store_full_vs_fsync_floor"), "{problems}");
+        assert!(problems.contains("contender floor missing"), "{problems}");
+        assert!(problems.contains("missing"), "{problems}");
+    }
+}
