@@ -2,7 +2,7 @@
 //! plots and the tables of `docs/performance.md`. `--help` lists the options.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -80,6 +80,8 @@ fn measure(plan: &Plan, args: &Args) -> Result<Vec<Summary>, BenchError> {
     let exe = std::env::current_exe()?;
     let mut rounds: BTreeMap<Scenario, Vec<Vec<ClientResult>>> = BTreeMap::new();
     let total = plan.rounds * plan.scenarios.len();
+    // A progress line only where someone watches it; CI logs get the summary alone.
+    let progress = std::io::stderr().is_terminal();
     for round in 0..plan.rounds {
         // Every other round runs the grid backwards, so that no contender always runs first
         // (or always just after another) at its point.
@@ -90,12 +92,16 @@ fn measure(plan: &Plan, args: &Args) -> Result<Vec<Summary>, BenchError> {
         };
         for (i, scenario) in order.into_iter().enumerate() {
             let done = round * plan.scenarios.len() + i + 1;
-            eprint!("\r[{done}/{total}] {:<48}", scenario.label());
+            if progress {
+                eprint!("\r[{done}/{total}] {:<48}", scenario.label());
+            }
             let results = run_scenario(&exe, &args.dir, scenario, plan.duration)?;
             rounds.entry(*scenario).or_default().push(results);
         }
     }
-    eprintln!();
+    if progress {
+        eprintln!();
+    }
     Ok(plan
         .scenarios
         .iter()
