@@ -10,7 +10,7 @@ pub(crate) const USAGE: &str = "\
 usage: leasehold-bench [--quick | --full] [--json] [--write-docs] [options]
 
   --quick          every scenario once, 0.15 s each (the default; under a minute)
-  --full           every scenario three times, 1 s each (the figures of the docs)
+  --full           every scenario five times, 0.6 s each (the figures of the docs)
   --json           print the report as JSON instead of tables
   --write-docs     write the plots and the tables of docs/performance.md, and the
                    model-checking figures (runs compare-spin through cargo)

@@ -86,7 +86,7 @@ fn points(
                 && sc.style == Style::Retry
                 && (sc.runner == runner || sc.clients == 1)
         })
-        .map(|s| (s.scenario.clients as f64, s.cycles_per_second))
+        .map(|s| ((s.scenario.clients as f64).log2(), s.cycles_per_second))
         .collect()
 }
 
@@ -106,14 +106,15 @@ fn throughput_panel(
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(64)
-        .build_cartesian_2d((0.9_f64..8.8).log_scale(), 0.0..top)
+        // x is log2(clients): 1, 2, 4 and 8 evenly spaced, labelled with the counts.
+        .build_cartesian_2d(-0.2_f64..3.2, 0.0..top)
         .map_err(plot_error)?;
     chart
         .configure_mesh()
         .x_desc(unit)
         .y_desc("cycles/s")
-        .x_labels(4)
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_labels(8)
+        .x_label_formatter(&clients_label)
         .draw()
         .map_err(plot_error)?;
     for (contender, points) in lines {
@@ -127,6 +128,14 @@ fn throughput_panel(
         chart.draw_series(dots).map_err(plot_error)?;
     }
     legend(&mut chart)
+}
+
+/// The client count at `log2` position `x`, for the whole positions only.
+fn clients_label(x: &f64) -> String {
+    [1, 2, 4, 8]
+        .into_iter()
+        .find(|&n| (f64::from(n).log2() - x).abs() < 1e-6)
+        .map_or_else(String::new, |n| n.to_string())
 }
 
 fn legend<'a, X: Ranged, Y: Ranged>(
