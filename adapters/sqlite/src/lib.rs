@@ -68,6 +68,7 @@
 //! error table, and `docs/sqlite.md` in the repository for the atomicity argument.
 #![forbid(unsafe_code)]
 
+mod busy;
 mod clock;
 mod error;
 mod fence;

@@ -4,6 +4,8 @@
 //! there to count statements, to give loom or shuttle a scheduling point between statements, or
 //! to inject faults (for example a reply lost after its statement committed).
 
+use crate::sql;
+
 /// Which statement a [`Seam`] is asked to run.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -45,6 +47,37 @@ impl Statement {
                 | Self::FencedTransaction
                 | Self::Schema
         )
+    }
+}
+
+impl Statement {
+    /// The SQL text SQLite runs for this statement, where it is exactly one SQL statement with
+    /// named parameters (`:resource`, `:now`, …; see `docs/sqlite.md`). `None` for
+    /// [`Statement::ReadRecords`] (two reads), [`Statement::FencedTransaction`] (the caller's
+    /// statements) and [`Statement::Schema`] (several).
+    ///
+    /// For tools that must run the very same statements without the store, such as the
+    /// benchmarks' raw-SQL floor; the store itself does not read it.
+    ///
+    /// ```
+    /// use leasehold_sqlite::Statement;
+    ///
+    /// let acquire = Statement::Acquire.sql().expect("acquire is one statement");
+    /// assert!(acquire.starts_with("INSERT INTO leasehold_locks"));
+    /// assert_eq!(Statement::Schema.sql(), None);
+    /// ```
+    #[must_use]
+    pub fn sql(self) -> Option<&'static str> {
+        Some(match self {
+            Self::Acquire => sql::ACQUIRE,
+            Self::Renew => sql::RENEW,
+            Self::Release => sql::RELEASE,
+            Self::Evict => sql::EVICT,
+            Self::Prune => sql::PRUNE,
+            Self::ReadLock => sql::READ_LOCK,
+            Self::ListLocks => sql::LIST_LOCKS,
+            Self::ReadRecords | Self::FencedTransaction | Self::Schema => return None,
+        })
     }
 }
 

@@ -59,7 +59,7 @@ const PRUNED_HIGH_WATER: &str = "SELECT value FROM leasehold_meta WHERE key = 'p
 /// mark; a recorded one gets its last token + 1, but only where the `WHERE` finds it free
 /// (ended, or expired at `now`). When the lease is valid the `DO UPDATE` does nothing, writes
 /// nothing and returns no row.
-const ACQUIRE: &str = "INSERT INTO leasehold_locks (resource, owner, token, request_id, \
+pub(crate) const ACQUIRE: &str = "INSERT INTO leasehold_locks (resource, owner, token, request_id, \
 acquired_at, expires_at, status) VALUES (:resource, :owner, \
 (SELECT value FROM leasehold_meta WHERE key = 'pruned_high_water') + 1, \
 :request_id, :now, :expires_at, 0) \
@@ -70,7 +70,7 @@ WHERE leasehold_locks.status <> 0 OR leasehold_locks.expires_at <= excluded.acqu
 RETURNING token, acquired_at, expires_at";
 
 /// Extend the lease with this token if it is valid at `now`; never shorten it.
-const RENEW: &str = concat!(
+pub(crate) const RENEW: &str = concat!(
     "UPDATE leasehold_locks SET expires_at = MAX(expires_at, :expires_at) \
 WHERE resource = :resource AND token = :token AND status = 0 AND expires_at > :now RETURNING ",
     columns!()
@@ -78,13 +78,13 @@ WHERE resource = :resource AND token = :token AND status = 0 AND expires_at > :n
 
 /// End the lease with this token if it is active: `Released` (1) while valid, with the release
 /// instant as its end; `ReleasedAfterExpiry` (2) once expired, keeping its expiry.
-const RELEASE: &str = "UPDATE leasehold_locks \
+pub(crate) const RELEASE: &str = "UPDATE leasehold_locks \
 SET status = CASE WHEN expires_at > :now THEN 1 ELSE 2 END, expires_at = MIN(expires_at, :now) \
 WHERE resource = :resource AND token = :token AND status = 0 RETURNING status";
 
 /// End whatever lease is valid at `now`. The expiry is kept, so `RETURNING` reports the evicted
 /// holder's real expiry.
-const EVICT: &str = concat!(
+pub(crate) const EVICT: &str = concat!(
     "UPDATE leasehold_locks SET status = 3 \
 WHERE resource = :resource AND status = 0 AND expires_at > :now RETURNING ",
     columns!()
@@ -92,16 +92,16 @@ WHERE resource = :resource AND status = 0 AND expires_at > :now RETURNING ",
 
 /// Delete rows over for more than `idle` ms: `now - expires_at > idle`, written as
 /// `expires_at < now - idle` so that nothing overflows (`0 <= idle, now <= i64::MAX`).
-const PRUNE: &str = "DELETE FROM leasehold_locks \
+pub(crate) const PRUNE: &str = "DELETE FROM leasehold_locks \
 WHERE NOT (status = 0 AND expires_at > :now) AND expires_at < :now - :idle";
 
-const READ_LOCK: &str = concat!(
+pub(crate) const READ_LOCK: &str = concat!(
     "SELECT ",
     columns!(),
     " FROM leasehold_locks WHERE resource = :resource"
 );
 
-const LIST_LOCKS: &str = concat!(
+pub(crate) const LIST_LOCKS: &str = concat!(
     "SELECT ",
     columns!(),
     " FROM leasehold_locks WHERE status = 0 AND expires_at > :now ORDER BY resource"

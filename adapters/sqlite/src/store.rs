@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use leasehold_core::{DecideError, Timestamp, check_clock};
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags};
 
+use crate::busy;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::options::{Durability, Options};
@@ -109,7 +110,7 @@ impl<S: Seam> SqliteStore<S> {
             seam: options.seam,
             path,
         };
-        store.run(Statement::Schema, |c| c.busy_timeout(busy_timeout))?;
+        store.run(Statement::Schema, |c| busy::install(c, busy_timeout))?;
         Ok(store)
     }
 

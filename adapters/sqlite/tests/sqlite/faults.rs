@@ -410,3 +410,24 @@ fn child_read_only_directory() {
         expect_read_only(&dir.join("new.db"));
     }
 }
+
+/// The store's busy handler waits for a write lock held for less than the busy timeout, and the
+/// statement then runs: a short hold is waited out, not reported.
+#[test]
+fn a_write_lock_held_for_less_than_the_busy_timeout_is_waited_out() {
+    let fixture = store_at(1_000, Durability::Full);
+    let blocker = Connection::open(&fixture.path).expect("blocker");
+    blocker
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("write lock held");
+    let hold = Duration::from_millis(40);
+    let started = Instant::now();
+    let acquired = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| fixture.store.try_acquire("r", "a", ms(1_000)));
+        std::thread::sleep(hold);
+        blocker.execute_batch("COMMIT").expect("released");
+        waiter.join().expect("no panic")
+    });
+    assert!(matches!(acquired, Ok(Acquire::Granted(_))), "{acquired:?}");
+    assert!(started.elapsed() >= hold, "the acquire waited for the lock");
+}

@@ -181,3 +181,60 @@ fn sqlite_sees_one_statement_and_one_commit_per_change_and_no_write_when_busy() 
     clock.advance(ms(1));
     assert_eq!(store.holder("r").expect("holder"), None);
 }
+
+/// `Statement::sql` is published so that other tools (the benchmarks' floor) can run the same
+/// statements without the store: it must be the very text SQLite runs for each operation.
+#[test]
+fn statement_sql_is_the_text_sqlite_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut conn = Connection::open(dir.path().join("locks.db")).expect("open");
+    let view = SqliteView::default();
+    view.attach(&mut conn);
+    let clock = leasehold_sqlite::ManualClock::new(Timestamp::from_millis(5_000));
+    let store = SqliteStore::from_connection_with(conn, Options::new().clock(clock.clone()))
+        .expect("store");
+    view.take();
+    let sent = |expected: &[Statement], what: &str| {
+        let texts: Vec<_> = expected
+            .iter()
+            .map(|s| s.sql().expect("one statement"))
+            .collect();
+        // SQLite also traces the trigger a prune fires, as `-- ` comments: not statements sent.
+        let mut ran = view.take().0;
+        ran.retain(|sql| !sql.starts_with("-- "));
+        assert_eq!(ran, texts, "{what}");
+    };
+
+    let lease = granted(store.try_acquire("r", "a", ms(100)).expect("acquire"));
+    sent(&[Statement::Acquire], "acquire");
+    assert!(matches!(
+        store.try_acquire("r", "b", ms(100)),
+        Ok(Acquire::Busy(_))
+    ));
+    sent(&[Statement::Acquire, Statement::ReadLock], "busy acquire");
+    assert!(matches!(
+        store.renew(&lease, ms(200)),
+        Ok(Renew::Renewed(_))
+    ));
+    sent(&[Statement::Renew], "renew");
+    assert_eq!(store.list().expect("list").len(), 1);
+    sent(&[Statement::ListLocks], "list");
+    assert_eq!(store.release(&lease).expect("release"), Release::Released);
+    sent(&[Statement::Release], "release");
+    assert!(matches!(store.evict("r"), Ok(Evict::NotHeld)));
+    sent(&[Statement::Evict], "evict");
+    clock.advance(ms(10));
+    assert_eq!(store.prune(ms(0)).expect("prune"), 1);
+    sent(&[Statement::Prune], "prune");
+}
+
+#[test]
+fn statements_that_are_not_one_sql_statement_have_no_text() {
+    for statement in [
+        Statement::ReadRecords,
+        Statement::FencedTransaction,
+        Statement::Schema,
+    ] {
+        assert_eq!(statement.sql(), None, "{statement:?}");
+    }
+}

@@ -1,0 +1,83 @@
+//! [`BenchError`]: why a benchmark run failed.
+
+use std::fmt;
+
+/// Why a benchmark, a worker or the report could not be completed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// A raw SQLite call of the floor, the transactional contender or the setup failed.
+    Sqlite(rusqlite::Error),
+    /// `SqliteStore` (or the check-then-act store built on it) failed.
+    Store(leasehold_sqlite::Error),
+    /// A file, pipe or child process failed.
+    Io(std::io::Error),
+    /// A worker, a file or an argument said something the bench does not understand.
+    Protocol(String),
+}
+
+impl BenchError {
+    /// Whether the database lock stayed taken past the busy timeout: a contention figure the
+    /// bench counts, not a reason to stop the run.
+    #[must_use]
+    pub fn is_busy(&self) -> bool {
+        match self {
+            Self::Store(e) => matches!(e, leasehold_sqlite::Error::Busy),
+            Self::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn protocol(message: impl Into<String>) -> Self {
+        Self::Protocol(message.into())
+    }
+}
+
+impl fmt::Display for BenchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(e) => write!(f, "sqlite: {e}"),
+            Self::Store(e) => write!(f, "store: {e}"),
+            Self::Io(e) => write!(f, "i/o: {e}"),
+            Self::Protocol(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for BenchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Sqlite(e) => Some(e),
+            Self::Store(e) => Some(e),
+            Self::Io(e) => Some(e),
+            Self::Protocol(_) => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for BenchError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+impl From<leasehold_sqlite::Error> for BenchError {
+    fn from(e: leasehold_sqlite::Error) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<std::io::Error> for BenchError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<serde_json::Error> for BenchError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Protocol(format!("json: {e}"))
+    }
+}

@@ -1,0 +1,118 @@
+//! [`Plan`]: which scenarios a run measures, for how long, how many times.
+
+use std::time::Duration;
+
+use crate::contender::{Contender, Durability};
+use crate::scenario::{Runner, Scenario, Style};
+
+/// The client counts of the grid: 1, 2, 4, 8 processes, and 2, 4, 8 threads (one client is the
+/// same single process either way, so it is measured once).
+pub const POINTS: [(Runner, usize); 7] = [
+    (Runner::Processes, 1),
+    (Runner::Processes, 2),
+    (Runner::Processes, 4),
+    (Runner::Processes, 8),
+    (Runner::Threads, 2),
+    (Runner::Threads, 4),
+    (Runner::Threads, 8),
+];
+
+/// One hot resource, and 64.
+pub const RESOURCES: [usize; 2] = [1, 64];
+
+/// What a run measures.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// `"quick"` or `"full"`.
+    pub mode: &'static str,
+    /// How many times the whole grid is run; a scenario's throughput is its median round.
+    pub rounds: usize,
+    /// How long each scenario runs per round.
+    pub duration: Duration,
+    /// The grid, in the order it runs: the contenders of one point next to each other, so that
+    /// their ratios compare runs minutes apart at most on a noisy machine.
+    pub scenarios: Vec<Scenario>,
+}
+
+impl Plan {
+    /// Every scenario once, briefly: a smoke run and a first look, in well under a minute.
+    #[must_use]
+    pub fn quick() -> Self {
+        Self {
+            mode: "quick",
+            rounds: 1,
+            duration: Duration::from_millis(150),
+            scenarios: grid(),
+        }
+    }
+
+    /// The figures for the docs: every scenario five times, 0.6 s each. Five short rounds
+    /// rather than fewer long ones: a target ratio is the median of per-round ratios, and more
+    /// pairs taken closer together make it steadier on a busy disk.
+    #[must_use]
+    pub fn full() -> Self {
+        Self {
+            mode: "full",
+            rounds: 5,
+            duration: Duration::from_millis(600),
+            scenarios: grid(),
+        }
+    }
+}
+
+fn scenario(
+    contender: Contender,
+    durability: Durability,
+    (runner, clients): (Runner, usize),
+    resources: usize,
+    style: Style,
+) -> Scenario {
+    Scenario {
+        contender,
+        durability,
+        runner,
+        clients,
+        resources,
+        style,
+    }
+}
+
+/// The whole grid: per durability, the commit floor; every lock at every point on one hot
+/// resource and on 64; the store's waiting acquire on the hot resource.
+#[must_use]
+pub fn grid() -> Vec<Scenario> {
+    let mut grid = Vec::new();
+    for durability in Durability::ALL {
+        let single = POINTS[0];
+        grid.push(scenario(
+            Contender::FsyncFloor,
+            durability,
+            single,
+            1,
+            Style::Retry,
+        ));
+        for resources in RESOURCES {
+            for point in POINTS {
+                for contender in Contender::LOCKS {
+                    grid.push(scenario(
+                        contender,
+                        durability,
+                        point,
+                        resources,
+                        Style::Retry,
+                    ));
+                }
+            }
+        }
+        for point in POINTS {
+            grid.push(scenario(
+                Contender::SqliteStore,
+                durability,
+                point,
+                1,
+                Style::Wait,
+            ));
+        }
+    }
+    grid
+}
