@@ -1,53 +1,63 @@
-//! How a statement waits for another connection's write lock: the busy handler every store
-//! installs in place of SQLite's own.
+//! How an operation waits for another connection's write lock.
 //!
-//! SQLite's handler (`sqlite3_busy_timeout`) sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 ms
-//! and then 100 ms at a time. A lock statement holds the write lock for tens of microseconds
-//! (milliseconds with an fsync), so a waiter sleeps through dozens of other commits, the write
-//! lock sits idle while every waiter sleeps, and a waiter already deep in its schedule loses every
-//! race to connections that just arrived: across processes on one hot resource that is how a
-//! client starves, and how an acquire takes half a second. This handler retries on the scale of
-//! the statements it waits for: it yields the CPU for the first tries, then sleeps from 20 µs,
-//! doubling to at most 1 ms, until the busy timeout has passed.
+//! SQLite's own busy handler waits *inside* a statement, after the store has bound the statement's
+//! `now`: a statement that waited would be judged, and its lease stamped, with a clock reading
+//! from before the wait. So connections get no busy handler at all (a statement that cannot take
+//! the lock fails at once with `SQLITE_BUSY`, having done nothing), and the store waits here, then
+//! sends the statement again with a fresh reading. `now` is thus read when the statement can run,
+//! not when the operation started.
+//!
+//! The schedule is on the scale of the statements it waits for. SQLite's handler sleeps 1, 2, 5,
+//! 10, 15, 20, 25, 25, 25, 50, 50 ms and then 100 ms at a time, while a lock statement holds the
+//! write lock for tens of microseconds (milliseconds with an fsync): a waiter would sleep through
+//! dozens of commits, and one deep in its schedule would lose every race to newcomers — across
+//! processes on one hot resource, that is how a client starves. Here a waiter yields the CPU for
+//! its first tries, then sleeps from 20 µs, doubling to at most 1 ms, until the busy timeout.
 
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
-
 /// Tries that only yield the CPU before the first sleep.
-const YIELDS: i32 = 4;
+const YIELDS: u32 = 4;
 /// The first sleep.
 const FIRST_SLEEP: Duration = Duration::from_micros(20);
 /// The longest sleep.
 const MAX_SLEEP: Duration = Duration::from_millis(1);
 
-/// Installs the handler on `conn`: a statement waits for the write lock until `timeout` has
-/// passed, then fails with `SQLITE_BUSY` (the store's [`Error::Busy`](crate::Error::Busy)).
-pub(crate) fn install(conn: &mut Connection, timeout: Duration) -> rusqlite::Result<()> {
-    let mut started = Instant::now();
-    conn.busy_handler(Some(move |tries: i32| {
-        // SQLite counts the tries of one wait from 0: a new wait starts the clock again.
-        if tries == 0 {
-            started = Instant::now();
+/// One operation's wait for the write lock.
+#[derive(Debug)]
+pub(crate) struct Wait {
+    deadline: Instant,
+    tries: u32,
+}
+
+impl Wait {
+    /// A wait that gives up `timeout` from now.
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Self {
+            deadline: Instant::now() + timeout,
+            tries: 0,
         }
-        let Some(left) = timeout
-            .checked_sub(started.elapsed())
-            .filter(|l| !l.is_zero())
-        else {
+    }
+
+    /// Pauses before the next try; `false` when the timeout has passed (give up).
+    pub(crate) fn pause(&mut self) -> bool {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             return false;
-        };
-        match pause(tries) {
+        }
+        match pause(self.tries) {
             None => thread::yield_now(),
             Some(pause) => thread::sleep(pause.min(left)),
         }
+        self.tries = self.tries.saturating_add(1);
         true
-    }))
+    }
 }
 
 /// The pause before try `tries + 1`: `None` to yield the CPU, else a sleep.
-fn pause(tries: i32) -> Option<Duration> {
-    let doublings = u32::try_from(tries.checked_sub(YIELDS)?).ok()?;
+fn pause(tries: u32) -> Option<Duration> {
+    let doublings = tries.checked_sub(YIELDS)?;
     // 20 µs · 2^6 > 1 ms: larger exponents are capped anyway.
     Some((FIRST_SLEEP * 2_u32.pow(doublings.min(6))).min(MAX_SLEEP))
 }
@@ -55,6 +65,14 @@ fn pause(tries: i32) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zero_timeout_gives_up_at_once() {
+        assert!(!Wait::new(Duration::ZERO).pause());
+        let mut wait = Wait::new(Duration::from_secs(5));
+        assert!(wait.pause());
+        assert_eq!(wait.tries, 1);
+    }
 
     #[test]
     fn yields_then_sleeps_from_twenty_microseconds_doubling_to_one_millisecond() {
@@ -75,6 +93,6 @@ mod tests {
             ]
             .map(Some)
         );
-        assert_eq!(pause(i32::MAX), Some(MAX_SLEEP));
+        assert_eq!(pause(u32::MAX), Some(MAX_SLEEP));
     }
 }

@@ -14,7 +14,7 @@ use leasehold_core::Timestamp;
 use crate::error::{ClockError, Error};
 
 /// Where a store reads `now`: whole milliseconds on the one clock every user of the database
-/// shares. The store reads it once per statement, before the statement runs.
+/// shares. The store reads it once per statement, immediately before the statement runs.
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time on this clock.
     ///

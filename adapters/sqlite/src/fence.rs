@@ -13,7 +13,7 @@ use crate::store::SqliteStore;
 enum FenceRun<T, E> {
     /// The lease was not current: the transaction was rolled back before the closure ran.
     Lost(Lost),
-    /// The check could not be made (a corrupt row): rolled back.
+    /// The check could not be made (a corrupt row, the clock), or the commit failed: rolled back.
     Failed(Error),
     /// The closure ran; its `Ok` was committed, its `Err` rolled back.
     Ran(Result<T, E>),
@@ -45,28 +45,53 @@ impl<S: Seam> SqliteStore<S> {
         lease: &Lease,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
     ) -> Result<Fenced<T>, E> {
-        let now = self.now()?;
-        let (resource, token) = (lease.resource(), lease.token());
-        let run = self.run(Statement::FencedTransaction, |conn| {
+        let mut f = Some(f);
+        let run = self.run_waiting(Statement::FencedTransaction, |conn| {
+            // Only `BEGIN IMMEDIATE` can be busy (then nothing ran, and the store retries);
+            // once it holds the write lock, every outcome is final.
             let tx = sql::begin_immediate(conn)?;
-            let state = row::state_of(sql::read_lock(&tx, resource.as_str())?);
-            // The fence is the core's decision: the lease may be used iff it is the valid lease
-            // now, exactly when a renew with its token would succeed.
-            match state.map(|state| Self::lost(&state, resource, token, now)) {
-                Ok(None) => {}
-                Ok(Some(lost)) => return Ok(FenceRun::Lost(lost)),
-                Err(e) => return Ok(FenceRun::Failed(e)),
-            }
-            let ran = f(&tx);
-            if ran.is_ok() {
-                tx.commit()?;
-            }
-            Ok(FenceRun::Ran(ran))
+            let f = f
+                .take()
+                .expect("`f` is taken only once the write lock is held");
+            Ok(Ok(self.fence_in(tx, lease, f)))
         })?;
         match run {
             FenceRun::Ran(ran) => ran.map(Fenced::Committed),
             FenceRun::Lost(lost) => Ok(Fenced::Lost(lost)),
             FenceRun::Failed(e) => Err(e.into()),
         }
+    }
+
+    /// The fenced transaction, holding the write lock: the check at `now` (read now, under the
+    /// lock), then `f`, then the commit.
+    fn fence_in<T, E>(
+        &self,
+        tx: Transaction<'_>,
+        lease: &Lease,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+    ) -> FenceRun<T, E> {
+        let (resource, token) = (lease.resource(), lease.token());
+        let now = match self.now() {
+            Ok(now) => now,
+            Err(e) => return FenceRun::Failed(e),
+        };
+        let state = sql::read_lock(&tx, resource.as_str()).map_err(Error::from);
+        // The fence is the core's decision: the lease may be used iff it is the valid lease
+        // now, exactly when a renew with its token would succeed.
+        match state
+            .and_then(row::state_of)
+            .map(|state| Self::lost(&state, resource, token, now))
+        {
+            Ok(None) => {}
+            Ok(Some(lost)) => return FenceRun::Lost(lost),
+            Err(e) => return FenceRun::Failed(e),
+        }
+        let ran = f(&tx);
+        if ran.is_ok()
+            && let Err(e) = tx.commit()
+        {
+            return FenceRun::Failed(Error::from(e));
+        }
+        FenceRun::Ran(ran)
     }
 }

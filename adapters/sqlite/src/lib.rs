@@ -27,8 +27,10 @@
 //!
 //! - Every store of a database reads the **same clock** ([`SystemClock`]: the host's wall clock,
 //!   so all users are on one host — SQLite's file locking does not work over network file
-//!   systems anyway). `now` is read once per statement, before the statement waits for SQLite's
-//!   write lock, so a statement that waited is judged as of the moment it was issued.
+//!   systems anyway). `now` is read once per statement, when the statement is about to run: a
+//!   statement never waits for SQLite's write lock holding an older reading (the store waits
+//!   between attempts and reads the clock again), so each is judged, and each lease stamped, at
+//!   the moment it runs.
 //! - A holder stops relying on its lease before `expires_at` by its own reckoning and passes its
 //!   fencing token to whatever it protects. For data in the same database,
 //!   [`SqliteStore::with_fence`] does the token check inside the writing transaction.

@@ -135,15 +135,24 @@ impl<S: Seam> SqliteStore<S> {
     /// One acquire write, and when it was refused, one read for the report. `None`: the lease
     /// that blocked the write ended before the read, so no instant made `Busy` true.
     fn attempt_once(&self, request: &AcquireRequest) -> Result<Option<Acquire>, Error> {
-        let now = self.now()?;
-        let params = sql::AcquireParams {
-            resource: request.resource.as_str(),
-            owner: request.owner.as_str(),
-            request_id: request.request_id.to_bytes(),
-            now: now.as_millis(),
-            expires_at: lease_expiry(now, request.ttl)?.as_millis(),
-        };
-        if let Some(grant) = self.run(Statement::Acquire, |c| sql::acquire(c, &params))? {
+        // Refuse an expiry no store can keep before sending anything; the statement checks its
+        // own reading again.
+        lease_expiry(self.now()?, request.ttl)?;
+        let (granted, now) = self.run_now(Statement::Acquire, |c, now| {
+            let expires_at = match lease_expiry(now, request.ttl) {
+                Ok(expires_at) => expires_at,
+                Err(e) => return Ok(Err(e.into())),
+            };
+            let params = sql::AcquireParams {
+                resource: request.resource.as_str(),
+                owner: request.owner.as_str(),
+                request_id: request.request_id.to_bytes(),
+                now: now.as_millis(),
+                expires_at: expires_at.as_millis(),
+            };
+            sql::acquire(c, &params).map(Ok)
+        })?;
+        if let Some(grant) = granted {
             return Ok(Some(Acquire::Granted(request.lease(grant)?)));
         }
         let state = self.read_state(&request.resource)?;
@@ -168,17 +177,15 @@ impl<S: Seam> SqliteStore<S> {
     pub fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Renew, Error> {
         let ttl = Ttl::from_duration(ttl)?;
         let (resource, token) = (lease.resource(), lease.token());
+        lease_expiry(self.now()?, ttl)?;
         for _ in 0..MAX_ROUNDS {
-            let now = self.now()?;
-            let expires_at = lease_expiry(now, ttl)?.as_millis();
-            let renewed = self.run(Statement::Renew, |c| {
-                sql::renew(
-                    c,
-                    resource.as_str(),
-                    token.get(),
-                    now.as_millis(),
-                    expires_at,
-                )
+            let (renewed, now) = self.run_now(Statement::Renew, |c, now| {
+                let expires_at = match lease_expiry(now, ttl) {
+                    Ok(expires_at) => expires_at.as_millis(),
+                    Err(e) => return Ok(Err(e.into())),
+                };
+                let (resource, token) = (resource.as_str(), token.get());
+                sql::renew(c, resource, token, now.as_millis(), expires_at).map(Ok)
             })?;
             if let Some(row) = renewed {
                 let (resource, record) = row.into_record()?;
@@ -201,9 +208,8 @@ impl<S: Seam> SqliteStore<S> {
         let lease = lease.borrow();
         let (resource, token) = (lease.resource(), lease.token());
         for _ in 0..MAX_ROUNDS {
-            let now = self.now()?;
-            let status = self.run(Statement::Release, |c| {
-                sql::release(c, resource.as_str(), token.get(), now.as_millis())
+            let (status, now) = self.run_now(Statement::Release, |c, now| {
+                sql::release(c, resource.as_str(), token.get(), now.as_millis()).map(Ok)
             })?;
             match status {
                 Some(1) => return Ok(Release::Released),
@@ -231,9 +237,8 @@ impl<S: Seam> SqliteStore<S> {
     /// [`Error::InvalidName`] (nothing written); storage errors.
     pub fn evict(&self, resource: &str) -> Result<Evict, Error> {
         let resource = ResourceName::new(resource)?;
-        let now = self.now()?;
-        let evicted = self.run(Statement::Evict, |c| {
-            sql::evict(c, resource.as_str(), now.as_millis())
+        let (evicted, _) = self.run_now(Statement::Evict, |c, now| {
+            sql::evict(c, resource.as_str(), now.as_millis()).map(Ok)
         })?;
         Ok(match evicted {
             Some(row) => {
@@ -255,10 +260,10 @@ impl<S: Seam> SqliteStore<S> {
         let idle_ms = u64::try_from(idle_for.as_millis()).unwrap_or(u64::MAX);
         // No row has been over for more than i64::MAX ms, so clamping changes no answer.
         let idle_ms = i64::try_from(idle_ms).unwrap_or(i64::MAX);
-        let now = self.now()?;
-        self.run(Statement::Prune, |c| {
-            sql::prune(c, now.as_millis(), idle_ms)
-        })
+        let (pruned, _) = self.run_now(Statement::Prune, |c, now| {
+            sql::prune(c, now.as_millis(), idle_ms).map(Ok)
+        })?;
+        Ok(pruned)
     }
 
     /// The holder of the lease on `resource` valid now, if any.
@@ -268,8 +273,10 @@ impl<S: Seam> SqliteStore<S> {
     /// [`Error::InvalidName`]; storage errors.
     pub fn holder(&self, resource: &str) -> Result<Option<Holder>, Error> {
         let resource = ResourceName::new(resource)?;
-        let now = self.now()?;
-        let state = self.read_state(&resource)?;
+        let (row, now) = self.run_now(Statement::ReadLock, |c, _| {
+            sql::read_lock(c, resource.as_str()).map(Ok)
+        })?;
+        let state = row::state_of(row)?;
         Ok(state.holder_at(now).map(|h| row::core_holder(&resource, h)))
     }
 
@@ -279,9 +286,8 @@ impl<S: Seam> SqliteStore<S> {
     ///
     /// Storage errors only.
     pub fn list(&self) -> Result<Vec<Holder>, Error> {
-        let now = self.now()?;
-        let rows = self.run(Statement::ListLocks, |c| {
-            sql::list_locks(c, now.as_millis())
+        let (rows, _) = self.run_now(Statement::ListLocks, |c, now| {
+            sql::list_locks(c, now.as_millis()).map(Ok)
         })?;
         rows.into_iter()
             .map(|row| {

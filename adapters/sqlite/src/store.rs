@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use leasehold_core::{DecideError, Timestamp, check_clock};
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags};
@@ -34,6 +35,7 @@ pub struct SqliteStore<S: Seam = Direct> {
     clock: Arc<dyn Clock>,
     seam: S,
     path: PathBuf,
+    busy_timeout: Duration,
 }
 
 // The store is shared between threads; this fails to compile if a field ever stops allowing it.
@@ -59,7 +61,10 @@ impl SqliteStore {
     ///
     /// The application's tables, its `PRAGMA user_version`, its journal mode and its
     /// `synchronous` setting are left alone: durability is then whatever the application chose.
-    /// The connection's busy timeout is set to the default 5 s.
+    /// The connection's busy handler is removed: the store waits for the write lock itself (up to
+    /// [`Options::busy_timeout`], 5 s by default), so that every statement reads the clock when
+    /// it runs. Only the store uses the connection afterwards (and `with_fence` closures, inside
+    /// a transaction that already holds the write lock).
     ///
     /// # Errors
     ///
@@ -103,15 +108,16 @@ impl<S: Seam> SqliteStore<S> {
     }
 
     fn new(conn: Connection, options: Options<S>, path: PathBuf) -> Result<Self, Error> {
-        let busy_timeout = options.busy_timeout;
-        let store = Self {
+        // No busy handler: a statement that cannot take the write lock fails at once, having done
+        // nothing, and the store waits and retries with a fresh clock reading (see `busy`).
+        conn.busy_timeout(Duration::ZERO)?;
+        Ok(Self {
             conn: Mutex::new(conn),
             clock: options.clock,
             seam: options.seam,
             path,
-        };
-        store.run(Statement::Schema, |c| busy::install(c, busy_timeout))?;
-        Ok(store)
+            busy_timeout: options.busy_timeout,
+        })
     }
 
     /// Checks the database and creates the schema if needed, reading before anything is written
@@ -141,15 +147,47 @@ impl<S: Seam> SqliteStore<S> {
         Ok(now)
     }
 
-    /// Runs one statement through the seam: the only way this crate touches the database.
+    /// Runs one statement through the seam: with [`SqliteStore::run_now`], the only way this
+    /// crate touches the database.
     pub(crate) fn run<T>(
         &self,
         statement: Statement,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+        mut f: impl FnMut(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, Error> {
-        self.seam
-            .run(statement, || f(&mut self.lock()))
-            .map_err(|e| self.error(statement, e))
+        self.run_waiting(statement, |conn| f(conn).map(Ok))
+    }
+
+    /// Runs one statement at `now`: the clock is read once the store holds its connection,
+    /// immediately before SQLite runs the statement, which never waits for a lock. When another
+    /// connection holds the write lock the attempt does nothing; the store waits and tries again
+    /// with a new reading. So a statement is judged, and its lease stamped, at the moment it runs.
+    /// `f` may refuse the reading (an expiry past `Timestamp::MAX`) with an [`Error`], which is
+    /// returned as it is.
+    pub(crate) fn run_now<T>(
+        &self,
+        statement: Statement,
+        mut f: impl FnMut(&mut Connection, Timestamp) -> rusqlite::Result<Result<T, Error>>,
+    ) -> Result<(T, Timestamp), Error> {
+        self.run_waiting(statement, |conn| match self.now() {
+            Ok(now) => Ok(f(conn, now)?.map(|t| (t, now))),
+            Err(e) => Ok(Err(e)),
+        })
+    }
+
+    /// One seam call per attempt; a busy database is waited out until the busy timeout.
+    pub(crate) fn run_waiting<T>(
+        &self,
+        statement: Statement,
+        mut attempt: impl FnMut(&mut Connection) -> rusqlite::Result<Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let mut wait = busy::Wait::new(self.busy_timeout);
+        loop {
+            match self.seam.run(statement, || attempt(&mut self.lock())) {
+                Ok(result) => return result,
+                Err(e) if is_busy(&e) && wait.pause() => {}
+                Err(e) => return Err(self.error(statement, e)),
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -183,6 +221,10 @@ impl<S: Seam> fmt::Debug for SqliteStore<S> {
             .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
 }
 
 fn check_sqlite_version() -> Result<(), Error> {

@@ -97,8 +97,8 @@ pub(super) struct Log {
 pub(super) struct Verdict {
     /// What `history::check` found, each grant starting when its holder learned of it.
     pub(super) violations: Vec<Violation>,
-    /// What `history::check` found, each grant starting at the store's label (the clock reading
-    /// before the statement waited for the write lock): stricter than the store promises.
+    /// What `history::check` found, each grant starting at the store's label (its statement's clock
+    /// reading, taken right before it ran).
     pub(super) label_violations: Vec<Violation>,
     /// What the cross-checks of logs and table found.
     pub(super) discrepancies: Vec<Discrepancy>,

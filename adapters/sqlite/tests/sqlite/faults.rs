@@ -411,8 +411,8 @@ fn child_read_only_directory() {
     }
 }
 
-/// The store's busy handler waits for a write lock held for less than the busy timeout, and the
-/// statement then runs: a short hold is waited out, not reported.
+/// The store waits for a write lock held for less than the busy timeout, and the statement then
+/// runs: a short hold is waited out, not reported.
 #[test]
 fn a_write_lock_held_for_less_than_the_busy_timeout_is_waited_out() {
     let fixture = store_at(1_000, Durability::Full);

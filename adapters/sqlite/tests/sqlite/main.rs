@@ -8,3 +8,4 @@ mod replay;
 mod statements;
 mod support;
 mod threads;
+mod waiting;
