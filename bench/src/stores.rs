@@ -10,7 +10,7 @@ use leasehold_tests::CheckThenActStore;
 
 use crate::contender::{Durability, Locker, TTL};
 use crate::error::BenchError;
-use crate::pragmas::{BUSY_TIMEOUT, with_synchronous};
+use crate::pragmas::BUSY_TIMEOUT;
 
 /// `SqliteStore` through its public API, opened with the default options but `durability`.
 #[derive(Debug)]
@@ -88,7 +88,7 @@ impl CheckThenAct {
     /// The store's open errors.
     pub fn open(path: &Path, durability: Durability) -> Result<Self, BenchError> {
         let clock = Arc::new(SystemClock);
-        let store = with_synchronous(durability, || CheckThenActStore::open(path, clock, Direct))??;
+        let store = CheckThenActStore::open(path, clock, Direct, durability.store())?;
         Ok(Self { store })
     }
 }

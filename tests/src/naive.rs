@@ -65,18 +65,30 @@ pub struct CheckThenActStore<S: Seam = Direct> {
 
 impl<S: Seam> CheckThenActStore<S> {
     /// Opens the database at `path` (creating leasehold's schema with [`SqliteStore`] first) with
-    /// its own connection, reading `clock` and running statements through `seam`.
+    /// its own connection, reading `clock`, running statements through `seam`, and flushing
+    /// commits as `durability` says (the `synchronous` setting a store would use).
     ///
     /// # Errors
     ///
     /// The store's open errors.
-    pub fn open(path: &Path, clock: Arc<dyn Clock>, seam: S) -> Result<Self, Error> {
+    pub fn open(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        seam: S,
+        durability: Durability,
+    ) -> Result<Self, Error> {
         let options = Options::new()
             .shared_clock(Arc::clone(&clock))
-            .durability(Durability::Relaxed);
+            .durability(durability);
         drop(SqliteStore::open_with(path, options)?);
         let conn = Connection::open(path)?;
+        // What an application of the seed's kind gets: SQLite's own busy handler.
         conn.busy_timeout(Duration::from_secs(5))?;
+        let synchronous = match durability {
+            Durability::Full => "FULL",
+            _ => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)?;
         Ok(Self {
             conn: Mutex::new(conn),
             clock,

@@ -124,7 +124,7 @@ impl World {
 
     fn naive(&self, client: &'static str) -> CheckThenActStore<LoomSeam> {
         let clock = std::sync::Arc::new(self.clock());
-        CheckThenActStore::open(&self.path, clock, self.seam(client))
+        CheckThenActStore::open(&self.path, clock, self.seam(client), Durability::Relaxed)
             .expect("the planted store opens")
     }
 

@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use leasehold_sqlite::{
-    Acquire, Clock, Direct, Error, Fenced, Lease, Lost, Renew, SqliteStore, SystemClock,
+    Acquire, Clock, Direct, Durability, Error, Fenced, Lease, Lost, Renew, SqliteStore, SystemClock,
 };
 use leasehold_tests::CheckThenActStore;
 use leasehold_tests::history::Event;
@@ -323,7 +323,12 @@ impl Worker {
 /// The planted acquire on the same database, reading the same clock as the real store.
 fn open_check_then_act(config: &WorkerConfig) -> Result<CheckThenActStore> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    Ok(CheckThenActStore::open(&config.db, clock, Direct)?)
+    Ok(CheckThenActStore::open(
+        &config.db,
+        clock,
+        Direct,
+        Durability::Full,
+    )?)
 }
 
 /// The fenced write itself: one row of the protected table; returns its `seq`.

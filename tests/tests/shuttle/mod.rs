@@ -133,7 +133,8 @@ impl World {
 
     fn naive(&self) -> CheckThenActStore<ShuttleSeam> {
         let clock = Arc::new(ShuttleClock(Arc::clone(&self.clock)));
-        CheckThenActStore::open(&self.path, clock, ShuttleSeam).expect("the planted store opens")
+        CheckThenActStore::open(&self.path, clock, ShuttleSeam, Durability::Relaxed)
+            .expect("the planted store opens")
     }
 
     /// Creates the schema and the protected table up front, so that fenced writes never race to

@@ -43,8 +43,13 @@ impl Db {
 
     /// The planted check-then-act store, with its own connection.
     pub(crate) fn naive<S: Seam>(&self, seam: S) -> CheckThenActStore<S> {
-        CheckThenActStore::open(&self.path, Arc::new(self.clock.clone()), seam)
-            .expect("the planted store opens")
+        CheckThenActStore::open(
+            &self.path,
+            Arc::new(self.clock.clone()),
+            seam,
+            Durability::Relaxed,
+        )
+        .expect("the planted store opens")
     }
 
     /// Moves the shared clock forward.
