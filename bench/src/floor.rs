@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use leasehold_sqlite::Statement;
-use rusqlite::{Connection, OptionalExtension, named_params};
+use rusqlite::{Connection, named_params};
 
 use crate::contender::{Durability, Locker, TTL};
 use crate::error::BenchError;
@@ -64,10 +64,10 @@ impl Locker for Floor {
             ":now": now, ":expires_at": expires_at,
         };
         let conn = lock(&self.conn);
-        let granted: Option<(i64, i64, i64)> = conn
-            .prepare_cached(statement_sql(Statement::Acquire))?
-            .query_row(params, |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .optional()?;
+        let granted: Option<(i64, i64, i64)> =
+            to_completion(&conn, Statement::Acquire, params, |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
         Ok(granted.map(|(token, _, _)| FloorGrant {
             resource: resource.to_owned(),
             token,
@@ -78,10 +78,10 @@ impl Locker for Floor {
         let params = named_params! {
             ":resource": grant.resource, ":token": grant.token, ":now": now_millis(),
         };
-        let status: Option<i64> = lock(&self.conn)
-            .prepare_cached(statement_sql(Statement::Release))?
-            .query_row(params, |row| row.get(0))
-            .optional()?;
+        let status: Option<i64> =
+            to_completion(&lock(&self.conn), Statement::Release, params, |row| {
+                row.get(0)
+            })?;
         match status {
             Some(RELEASED) => Ok(()),
             other => Err(BenchError::protocol(format!(
@@ -144,6 +144,21 @@ pub(crate) fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 
 pub(crate) fn millis(duration: std::time::Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Runs one of the store's statements as the store does: its `RETURNING` row, then on to
+/// `SQLITE_DONE`, which is when SQLite runs its automatic checkpoint (see `sql.rs` of the adapter).
+fn to_completion<T>(
+    conn: &Connection,
+    statement: Statement,
+    params: &[(&str, &dyn rusqlite::ToSql)],
+    map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
+    let mut prepared = conn.prepare_cached(statement_sql(statement))?;
+    let mut rows = prepared.query(params)?;
+    let first = rows.next()?.map(map).transpose()?;
+    while rows.next()?.is_some() {}
+    Ok(first)
 }
 
 fn statement_sql(statement: Statement) -> &'static str {

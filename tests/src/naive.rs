@@ -258,6 +258,14 @@ fn write_row(conn: &Connection, intent: &Intent) -> rusqlite::Result<i64> {
         ":now": intent.now.as_millis(),
         ":expires_at": intent.expires_at.as_millis(),
     };
-    conn.prepare_cached(WRITE_ROW)?
-        .query_row(params, |row| row.get(0))
+    // Stepped to SQLITE_DONE, as the real store's writes are, so that SQLite's automatic
+    // checkpoints run for this store too (its cost is compared with the real one's).
+    let mut statement = conn.prepare_cached(WRITE_ROW)?;
+    let mut rows = statement.query(params)?;
+    let token = rows
+        .next()?
+        .ok_or(rusqlite::Error::QueryReturnedNoRows)?
+        .get(0)?;
+    while rows.next()?.is_some() {}
+    Ok(token)
 }

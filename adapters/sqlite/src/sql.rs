@@ -151,6 +151,28 @@ pub(crate) struct AcquireParams<'a> {
     pub(crate) expires_at: u64,
 }
 
+/// Runs a write with `RETURNING` to completion and maps its row, if any.
+///
+/// A write statement commits (in autocommit mode) when it finishes; stepping it to `SQLITE_DONE`
+/// is what lets SQLite run its WAL hook after the commit, and that hook is where the automatic
+/// checkpoint happens. Reading the one row and resetting the statement, as `query_row` does,
+/// commits all the same but skips the hook: the WAL then grows without end (every commit adds a
+/// frame, none is ever checkpointed), and fsyncs slow down as the file grows. A regression test
+/// (`tests/sqlite/checkpoints.rs`) keeps the WAL bounded.
+fn write_returning<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[(&str, &dyn rusqlite::ToSql)],
+    map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let first = rows.next()?.map(map).transpose()?;
+    // One row at most (the key is the resource); step on to SQLITE_DONE all the same.
+    while rows.next()?.is_some() {}
+    Ok(first)
+}
+
 pub(crate) fn acquire(
     conn: &Connection,
     p: &AcquireParams<'_>,
@@ -159,9 +181,9 @@ pub(crate) fn acquire(
         ":resource": p.resource, ":owner": p.owner, ":request_id": p.request_id,
         ":now": p.now, ":expires_at": p.expires_at,
     };
-    conn.prepare_cached(ACQUIRE)?
-        .query_row(params, |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .optional()
+    write_returning(conn, ACQUIRE, params, |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    })
 }
 
 pub(crate) fn renew(
@@ -174,9 +196,7 @@ pub(crate) fn renew(
     let params = named_params! {
         ":resource": resource, ":token": token, ":now": now, ":expires_at": expires_at,
     };
-    conn.prepare_cached(RENEW)?
-        .query_row(params, RawRow::from_row)
-        .optional()
+    write_returning(conn, RENEW, params, RawRow::from_row)
 }
 
 pub(crate) fn release(
@@ -186,9 +206,7 @@ pub(crate) fn release(
     now: u64,
 ) -> rusqlite::Result<Option<i64>> {
     let params = named_params! { ":resource": resource, ":token": token, ":now": now };
-    conn.prepare_cached(RELEASE)?
-        .query_row(params, |row| row.get(0))
-        .optional()
+    write_returning(conn, RELEASE, params, |row| row.get(0))
 }
 
 pub(crate) fn evict(
@@ -197,9 +215,7 @@ pub(crate) fn evict(
     now: u64,
 ) -> rusqlite::Result<Option<RawRow>> {
     let params = named_params! { ":resource": resource, ":now": now };
-    conn.prepare_cached(EVICT)?
-        .query_row(params, RawRow::from_row)
-        .optional()
+    write_returning(conn, EVICT, params, RawRow::from_row)
 }
 
 pub(crate) fn prune(conn: &Connection, now: u64, idle_ms: i64) -> rusqlite::Result<usize> {
