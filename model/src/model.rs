@@ -66,6 +66,7 @@ impl LeaseModel {
     pub fn initial_state(&self) -> State {
         State {
             clients_in_use: self.config.clients,
+            resources_in_use: self.config.resources,
             ..State::default()
         }
     }

@@ -257,6 +257,8 @@ pub struct Resource {
 pub struct State {
     /// How many clients the model has (constant; symmetry reduction permutes only these).
     pub clients_in_use: u8,
+    /// How many resources the model has (constant).
+    pub resources_in_use: u8,
     /// The store's clock, in ticks.
     pub clock: u8,
     /// Resources `0..resources`; the rest stay default.
@@ -307,26 +309,29 @@ impl Resource {
 /// pack to equal bytes, so this agrees with the derived `Eq`.
 impl core::hash::Hash for State {
     fn hash<H: core::hash::Hasher>(&self, hasher: &mut H) {
-        hasher.write(&self.pack());
+        let (bytes, len) = self.pack();
+        hasher.write(&bytes[..len]);
     }
 }
 
 impl State {
-    /// Every field, one byte each.
+    /// Every field of the resources and clients in use, one byte each, and how many bytes that
+    /// is. The counts in use are the same in every state of a run, so they are left out.
     #[must_use]
-    pub fn pack(&self) -> [u8; PACKED_LEN] {
+    pub fn pack(&self) -> ([u8; PACKED_LEN], usize) {
         let mut bytes = [0; PACKED_LEN];
         bytes[0] = self.clock;
-        // `clients_in_use` is the same in every state of a run: no need to hash it.
-        let (resources, clients) = bytes[1..].split_at_mut(9 * MAX_RESOURCES as usize);
-        for (chunk, resource) in resources.chunks_exact_mut(9).zip(&self.resources) {
-            chunk.copy_from_slice(&resource.pack());
+        let mut len = 1;
+        for resource in &self.resources[..usize::from(self.resources_in_use)] {
+            bytes[len..len + 9].copy_from_slice(&resource.pack());
+            len += 9;
         }
-        for (chunk, client) in clients.chunks_exact_mut(6).zip(&self.clients) {
-            chunk[..5].copy_from_slice(&client.phase.pack());
-            chunk[5] = client.attempts;
+        for client in &self.clients[..usize::from(self.clients_in_use)] {
+            bytes[len..len + 5].copy_from_slice(&client.phase.pack());
+            bytes[len + 5] = client.attempts;
+            len += 6;
         }
-        bytes
+        (bytes, len)
     }
 
     /// The representative of this state's class under renumbering of clients: clients sorted by
@@ -335,11 +340,15 @@ impl State {
     #[must_use]
     pub fn representative(&self) -> Self {
         let used = usize::from(self.clients_in_use);
+        let mut keys = [0_u64; MAX_CLIENTS as usize];
         let mut order = [0_u8; MAX_CLIENTS as usize];
-        for (slot, client) in order.iter_mut().zip(0..) {
+        for ((key, slot), client) in keys.iter_mut().zip(&mut order).zip(0..self.clients_in_use) {
+            *key = self.symmetry_key(client);
             *slot = client;
         }
-        order[..used].sort_unstable_by_key(|&client| self.symmetry_key(client));
+        // The checker computes a representative for every state it generates: sort by keys
+        // computed once, not by keys rebuilt at every comparison.
+        order[..used].sort_unstable_by_key(|&client| keys[usize::from(client)]);
         let mut renumber = [0_u8; MAX_CLIENTS as usize];
         for (new, &old) in (0..).zip(&order[..used]) {
             renumber[usize::from(old)] = new;
@@ -354,20 +363,21 @@ impl State {
         out
     }
 
-    /// What distinguishes `client` from the others: its own state, and the rows that name it.
-    fn symmetry_key(&self, client: u8) -> (Client, [(bool, u8); MAX_RESOURCES as usize]) {
-        let rows = self.resources.map(|r| {
-            let named = r.row.status != RowStatus::Vacant && r.row.owner == client;
-            (
-                named,
-                if named {
-                    r.row.request.wrapping_sub(1) & 0x0f
-                } else {
-                    0
-                },
-            )
-        });
-        (*self.client(client), rows)
+    /// What distinguishes `client` from the others, packed so that equal keys mean
+    /// interchangeable clients: its own state (the high 48 bits) and, per resource, whether the
+    /// row names it and with which attempt's request id (5 bits each, the low 15 bits).
+    fn symmetry_key(&self, client: u8) -> u64 {
+        let me = self.client(client);
+        let [p0, p1, p2, p3, p4] = me.phase.pack();
+        let mut key = u64::from_be_bytes([p0, p1, p2, p3, p4, me.attempts, 0, 0]);
+        for (shift, resource) in (0..).step_by(5).zip(&self.resources) {
+            let row = resource.row;
+            if row.status != RowStatus::Vacant && row.owner == client {
+                let attempt = u64::from(row.request.wrapping_sub(1) & 0x0f);
+                key |= (0x10 | attempt) << shift;
+            }
+        }
+        key
     }
 
     /// Resource `index`.
