@@ -71,6 +71,32 @@ fn processes(
     }
 }
 
+/// The hot-resource targets again for clients that wait with `SqliteStore::acquire(.., wait)`,
+/// the store's API for waiting, instead of calling `try_acquire` in a loop.
+fn hot_resource_waiting(find: &Find<'_>, d: Durability, ratios: &mut BTreeMap<String, Ratio>) {
+    let name = d.name();
+    let waiting = |clients| Scenario {
+        style: Style::Wait,
+        ..processes(Contender::SqliteStore, d, clients, 1)
+    };
+    ratios.insert(
+        format!("store_waiting_8_processes_hot_vs_1_process_{name}"),
+        Ratio::new(
+            format!("SqliteStore::acquire(.., wait) 8 processes on one resource ÷ 1 process, cycles/s, {name}"),
+            find.ratio(waiting(8), waiting(1)),
+            0.8,
+        ),
+    );
+    ratios.insert(
+        format!("store_waiting_8_processes_hot_min_share_{name}"),
+        Ratio::new(
+            format!("SqliteStore::acquire(.., wait) 8 processes on one resource: fewest grants of a client ÷ mean, {name}"),
+            find.get(waiting(8)).map(|s| s.spread.min_over_mean),
+            STARVED_SHARE,
+        ),
+    );
+}
+
 /// Every target's ratio, by name.
 #[must_use]
 pub fn ratios(summaries: &[Summary]) -> BTreeMap<String, Ratio> {
@@ -116,6 +142,7 @@ pub fn ratios(summaries: &[Summary]) -> BTreeMap<String, Ratio> {
                 STARVED_SHARE,
             ),
         );
+        hot_resource_waiting(&find, d, &mut ratios);
     }
     ratios.insert(
         "store_full_vs_fsync_floor".to_owned(),
