@@ -1,7 +1,7 @@
 //! Exhaustive model checking of leasehold's lock protocol, and of each known-bad protocol as a
 //! negative control.
 //!
-//! [`LeaseModel`] is a [stateright](stateright) model: clients acquire, renew, release, crash,
+//! [`LeaseModel`] is a [stateright] model: clients acquire, renew, release, crash,
 //! pause and lose replies; a clock ticks up to a horizon; each resource has a stored row and a
 //! protected resource that holders write to with their fencing token. **Every store step is a call
 //! to [`leasehold_core::LockState::decide`]**: the model never restates the rules, so what it

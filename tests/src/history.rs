@@ -273,6 +273,18 @@ fn writes_in_order(events: &[Event], violations: &mut Vec<Violation>) {
 }
 
 impl Event {
+    /// The grant of `lease`, as its holder was told it.
+    #[must_use]
+    pub fn granted(lease: &leasehold_sqlite::Lease) -> Self {
+        Self::Granted {
+            resource: lease.resource().to_string(),
+            client: lease.owner().to_string(),
+            token: lease.token().get(),
+            acquired_at: lease.acquired_at().as_millis(),
+            expires_at: lease.expires_at().as_millis(),
+        }
+    }
+
     /// The event as one line of text (the stress test's log format).
     #[must_use]
     pub fn to_line(&self) -> String {

@@ -16,3 +16,21 @@ pub mod rng;
 pub mod stress;
 
 pub use naive::CheckThenActStore;
+
+/// A fresh temporary directory for databases, in memory where there is a tmpfs (`/dev/shm`):
+/// loom and shuttle create a database per execution, thousands of them. SQLite's file locking
+/// and WAL work there as on disk.
+///
+/// # Panics
+///
+/// When no temporary directory can be created, which no test can run without.
+#[must_use]
+pub fn scratch_dir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    };
+    dir.expect("a temporary directory")
+}

@@ -83,15 +83,7 @@ struct World {
 
 impl World {
     fn new(now: u64) -> Self {
-        // Thousands of iterations each create a database: keep them in memory where there is a
-        // tmpfs. SQLite's file locking and WAL work there as on disk.
-        let shm = std::path::Path::new("/dev/shm");
-        let dir = if shm.is_dir() {
-            tempfile::tempdir_in(shm)
-        } else {
-            tempfile::tempdir()
-        };
-        let dir = dir.expect("a temporary directory");
+        let dir = leasehold_tests::scratch_dir();
         Self {
             path: dir.path().join("locks.db"),
             clock: Arc::new(AtomicU64::new(now)),
@@ -157,21 +149,11 @@ fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }
 
-fn granted_event(lease: &Lease) -> Event {
-    Event::Granted {
-        resource: lease.resource().to_string(),
-        client: lease.owner().to_string(),
-        token: lease.token().get(),
-        acquired_at: lease.acquired_at().as_millis(),
-        expires_at: lease.expires_at().as_millis(),
-    }
-}
-
 /// What an acquire told its client, as history; busy (the database's, with a zero timeout) is a
 /// modelled outcome too.
 fn told(outcome: Result<Acquire, Error>) -> Vec<Event> {
     match outcome {
-        Ok(Acquire::Granted(lease)) => vec![granted_event(&lease)],
+        Ok(Acquire::Granted(lease)) => vec![Event::granted(&lease)],
         Ok(Acquire::Busy(_)) | Err(Error::Busy) => Vec::new(),
         Err(e) => panic!("unexpected error: {e}"),
     }

@@ -126,13 +126,7 @@ impl Replay {
 
     fn told(&mut self, client: u8, outcome: Acquire) {
         if let Acquire::Granted(lease) = outcome {
-            self.events.push(Event::Granted {
-                resource: lease.resource().to_string(),
-                client: lease.owner().to_string(),
-                token: lease.token().get(),
-                acquired_at: lease.acquired_at().as_millis(),
-                expires_at: lease.expires_at().as_millis(),
-            });
+            self.events.push(Event::granted(&lease));
             self.held.insert(client, lease);
         }
     }

@@ -16,16 +16,6 @@ use leasehold_tests::history::{self, Event};
 
 use crate::support::{Db, granted, ms};
 
-fn event(lease: &leasehold_sqlite::Lease) -> Event {
-    Event::Granted {
-        resource: lease.resource().to_string(),
-        client: lease.owner().to_string(),
-        token: lease.token().get(),
-        acquired_at: lease.acquired_at().as_millis(),
-        expires_at: lease.expires_at().as_millis(),
-    }
-}
-
 #[test]
 fn a_release_by_name_frees_the_new_holders_lock() {
     let db = Db::new(0);
@@ -40,7 +30,7 @@ fn a_release_by_name_frees_the_new_holders_lock() {
     db.advance(10);
     let c = granted(store.try_acquire("plan/42", "C", ms(100)).expect("C"));
     // Reproduced: B (valid until 200) and C both hold the lock at 110.
-    let violations = history::check(&[event(&a), event(&b), event(&c)]);
+    let violations = history::check(&[Event::granted(&a), Event::granted(&b), Event::granted(&c)]);
     assert_eq!(violations.len(), 1, "{violations:?}");
 }
 

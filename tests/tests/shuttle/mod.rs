@@ -106,13 +106,7 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        let shm = std::path::Path::new("/dev/shm");
-        let dir = if shm.is_dir() {
-            tempfile::tempdir_in(shm)
-        } else {
-            tempfile::tempdir()
-        };
-        let dir = dir.expect("a temporary directory");
+        let dir = leasehold_tests::scratch_dir();
         let path = dir.path().join("locks.db");
         Self {
             path,
@@ -180,16 +174,6 @@ fn resource(index: u8) -> String {
     format!("r{index}")
 }
 
-fn granted(lease: &Lease) -> Event {
-    Event::Granted {
-        resource: lease.resource().to_string(),
-        client: lease.owner().to_string(),
-        token: lease.token().get(),
-        acquired_at: lease.acquired_at().as_millis(),
-        expires_at: lease.expires_at().as_millis(),
-    }
-}
-
 impl Client {
     fn log(&self, event: Event) {
         self.events
@@ -236,7 +220,7 @@ impl Client {
             .get(&r)
             .is_some_and(|held| held.token() == lease.token());
         if !replayed {
-            self.log(granted(&lease));
+            self.log(Event::granted(&lease));
         }
         self.leases.insert(r, lease);
     }
