@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use leasehold_sqlite::{
-    Acquire, Clock, Durability, Error, Lease, Options, Release, Renew, Seam, SqliteStore,
-    Statement, Timestamp,
+    Acquire, Clock, Durability, Error, Options, Release, Renew, Seam, SqliteStore, Statement,
+    Timestamp,
 };
 use leasehold_tests::CheckThenActStore;
 use leasehold_tests::history::{self, Event};
@@ -391,6 +391,6 @@ fn acquire_racing_renew(planted: bool) {
 fn a_renew_racing_an_acquire_keeps_mutual_exclusion() {
     explore("renew racing an acquire", || acquire_racing_renew(false));
     explore("renew racing the planted acquire", || {
-        acquire_racing_renew(true)
+        acquire_racing_renew(true);
     });
 }
