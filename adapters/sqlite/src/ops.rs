@@ -95,7 +95,7 @@ impl<S: Seam> SqliteStore<S> {
     /// # Errors
     ///
     /// [`Error::InvalidName`], [`Error::InvalidTtl`] and [`Error::Rejected`] (nothing written);
-    /// [`Error::Random`]; storage errors.
+    /// storage errors.
     pub fn try_acquire(
         &self,
         resource: &str,
@@ -103,7 +103,7 @@ impl<S: Seam> SqliteStore<S> {
         ttl: Duration,
     ) -> Result<Acquire, Error> {
         let request = AcquireRequest::new(resource, owner, ttl)?;
-        self.attempt(&request.with_id(crate::new_request_id()?))
+        self.attempt(&request.with_id(self.next_request_id()))
     }
 
     /// [`SqliteStore::try_acquire`] with a caller-chosen request id: the retry path after a lost

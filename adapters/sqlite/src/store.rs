@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use leasehold_core::{DecideError, Timestamp, check_clock};
+use leasehold_core::{DecideError, RequestId, Timestamp, check_clock};
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags};
 
 use crate::busy;
@@ -36,6 +37,29 @@ pub struct SqliteStore<S: Seam = Direct> {
     seam: S,
     path: PathBuf,
     busy_timeout: Duration,
+    request_ids: RequestIds,
+}
+
+/// Request ids for this store's acquires: a random 64-bit prefix drawn once per store, then a
+/// counter. Unique within the store, and across stores unless two draw the same prefix (one
+/// chance in 2^64 per pair); one system call per store instead of one per acquire.
+struct RequestIds {
+    prefix: u64,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> Result<Self, Error> {
+        Ok(Self {
+            prefix: getrandom::u64().map_err(Error::Random)?,
+            next: AtomicU64::new(0),
+        })
+    }
+
+    fn next(&self) -> RequestId {
+        let counter = self.next.fetch_add(1, Ordering::Relaxed);
+        RequestId::from_u128((u128::from(self.prefix) << 64) | u128::from(counter))
+    }
 }
 
 // The store is shared between threads; this fails to compile if a field ever stops allowing it.
@@ -51,8 +75,9 @@ impl SqliteStore {
     /// # Errors
     ///
     /// [`Error::NotADatabase`], [`Error::SchemaTooNew`], [`Error::SchemaMismatch`],
-    /// [`Error::ReadOnly`], [`Error::Busy`], [`Error::SqliteTooOld`] or [`Error::Sqlite`]; the file
-    /// is left as it was in each case except the last.
+    /// [`Error::ReadOnly`], [`Error::Busy`], [`Error::SqliteTooOld`], [`Error::Random`] (the
+    /// operating system's random source, read once per store for its request ids) or
+    /// [`Error::Sqlite`]; the file is left as it was in each case except the last.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::open_with(path, Options::new())
     }
@@ -117,6 +142,7 @@ impl<S: Seam> SqliteStore<S> {
             seam: options.seam,
             path,
             busy_timeout: options.busy_timeout,
+            request_ids: RequestIds::new()?,
         })
     }
 
@@ -138,6 +164,11 @@ impl<S: Seam> SqliteStore<S> {
             schema::check(&self.run(Statement::Schema, schema::create)?)?;
         }
         Ok(())
+    }
+
+    /// A request id for a new acquire attempt of this store.
+    pub(crate) fn next_request_id(&self) -> RequestId {
+        self.request_ids.next()
     }
 
     /// The store's clock reading for one statement, checked by the core.
@@ -265,4 +296,28 @@ fn directory_is_read_only(path: &Path) -> bool {
         _ => Path::new("."),
     };
     std::fs::metadata(directory).is_ok_and(|m| m.permissions().readonly())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestIds;
+
+    #[test]
+    fn request_ids_never_repeat_within_a_store_and_differ_between_stores() {
+        let first = RequestIds::new().expect("random source");
+        let second = RequestIds::new().expect("random source");
+        let ids: Vec<_> = (0..1_000).map(|_| first.next()).collect();
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "a store repeated a request id");
+        assert_ne!(
+            first.prefix, second.prefix,
+            "two stores drew the same prefix"
+        );
+        assert!(
+            !ids.contains(&second.next()),
+            "two stores issued the same id"
+        );
+    }
 }

@@ -36,7 +36,7 @@ impl<S: Seam> SqliteStore<S> {
         wait: Instant,
     ) -> Result<Acquire, Error> {
         let request = AcquireRequest::new(resource, owner, ttl)?;
-        let request = request.with_id(crate::new_request_id()?);
+        let request = request.with_id(self.next_request_id());
         let mut ceiling = FIRST_PAUSE;
         loop {
             // A busy database is waited out like a busy lease; the next attempt, with the same
