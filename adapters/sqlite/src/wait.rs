@@ -11,8 +11,11 @@ use crate::store::SqliteStore;
 
 /// The first pause between attempts.
 const FIRST_PAUSE: Duration = Duration::from_millis(4);
-/// The longest pause between attempts.
-const MAX_PAUSE: Duration = Duration::from_secs(1);
+/// The longest pause between attempts. It bounds how late a waiter notices that a lease was
+/// released early, and keeps a waiter's tries to about 20 a second (each holds SQLite's write lock
+/// for tens of microseconds). At 1 s, waiters on a hot resource could sleep through a whole second
+/// of free windows; see docs/performance.md.
+const MAX_PAUSE: Duration = Duration::from_millis(50);
 
 impl<S: Seam> SqliteStore<S> {
     /// Like [`SqliteStore::try_acquire`], retrying while the resource is busy until `wait` has
@@ -21,7 +24,7 @@ impl<S: Seam> SqliteStore<S> {
     ///
     /// The whole call uses one request id, so an attempt whose reply was lost (it committed, then
     /// failed to report) is replayed by the next attempt rather than reported busy. Pauses grow
-    /// exponentially from 4 ms to 1 s with random jitter (so that waiters do not retry in step),
+    /// exponentially from 4 ms to 50 ms with random jitter (so that waiters do not retry in step),
     /// and never reach past `wait` nor past the holder's expiry when that is sooner. `wait` is
     /// measured on [`Instant`]; leases on the store's clock.
     ///
