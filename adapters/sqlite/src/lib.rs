@@ -82,6 +82,7 @@ mod schema;
 mod seam;
 mod sql;
 mod store;
+mod turns;
 mod wait;
 
 pub use clock::{Clock, ManualClock, SystemClock};

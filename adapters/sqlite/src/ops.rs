@@ -51,6 +51,10 @@ impl AcquireRequest {
         Self { request_id, ..self }
     }
 
+    pub(crate) fn resource(&self) -> &str {
+        self.resource.as_str()
+    }
+
     fn core(&self) -> Request {
         Request::Acquire {
             owner: self.owner.clone(),
@@ -206,6 +210,13 @@ impl<S: Seam> SqliteStore<S> {
     /// Storage errors only.
     pub fn release(&self, lease: impl Borrow<Lease>) -> Result<Release, Error> {
         let lease = lease.borrow();
+        let released = self.release_row(lease);
+        // Whatever the answer, the lease may be free now: this store's waiters try again.
+        self.turns.notify(lease.resource().as_str());
+        released
+    }
+
+    fn release_row(&self, lease: &Lease) -> Result<Release, Error> {
         let (resource, token) = (lease.resource(), lease.token());
         for _ in 0..MAX_ROUNDS {
             let (status, now) = self.run_now(Statement::Release, |c, now| {
@@ -240,6 +251,7 @@ impl<S: Seam> SqliteStore<S> {
         let (evicted, _) = self.run_now(Statement::Evict, |c, now| {
             sql::evict(c, resource.as_str(), now.as_millis()).map(Ok)
         })?;
+        self.turns.notify(resource.as_str());
         Ok(match evicted {
             Some(row) => {
                 let (resource, record) = row.into_record()?;

@@ -16,6 +16,7 @@ use crate::options::{Durability, Options};
 use crate::schema::{self, Found};
 use crate::seam::{Direct, Seam, Statement};
 use crate::sql;
+use crate::turns::Turns;
 
 /// The oldest SQLite that has everything the schema and statements use: `STRICT` tables (3.37;
 /// `RETURNING` needs 3.35).
@@ -38,6 +39,7 @@ pub struct SqliteStore<S: Seam = Direct> {
     path: PathBuf,
     busy_timeout: Duration,
     request_ids: RequestIds,
+    pub(crate) turns: Turns,
 }
 
 /// Request ids for this store's acquires: a random 64-bit prefix drawn once per store, then a
@@ -143,6 +145,7 @@ impl<S: Seam> SqliteStore<S> {
             path,
             busy_timeout: options.busy_timeout,
             request_ids: RequestIds::new()?,
+            turns: Turns::default(),
         })
     }
 

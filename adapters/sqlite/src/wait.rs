@@ -1,6 +1,5 @@
 //! [`SqliteStore::acquire`]: try, then back off with jitter until a deadline.
 
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
@@ -28,6 +27,13 @@ impl<S: Seam> SqliteStore<S> {
     /// and never reach past `wait` nor past the holder's expiry when that is sooner. `wait` is
     /// measured on [`Instant`]; leases on the store's clock.
     ///
+    /// Threads waiting through this store for the same resource take turns in arrival order:
+    /// only the first tries the database, and a [`release`](SqliteStore::release) or
+    /// [`evict`](SqliteStore::evict) through this store wakes it at once. A thread that releases
+    /// and asks again joins the back of the line. Waiters in other stores and processes are not
+    /// in the line; they compete with its first thread through the database. A thread still in
+    /// line at `wait` makes one attempt out of turn, whose answer it returns.
+    ///
     /// # Errors
     ///
     /// As [`SqliteStore::try_acquire`].
@@ -40,8 +46,13 @@ impl<S: Seam> SqliteStore<S> {
     ) -> Result<Acquire, Error> {
         let request = AcquireRequest::new(resource, owner, ttl)?;
         let request = request.with_id(self.next_request_id());
+        let place = self.turns.join(request.resource());
         let mut ceiling = FIRST_PAUSE;
         loop {
+            // Behind other threads of this store: wait for the turn. Past the deadline, one last
+            // attempt out of turn answers for the call.
+            let in_turn = place.wait_for_turn(wait);
+            let mark = place.mark();
             // A busy database is waited out like a busy lease; the next attempt, with the same
             // request id, also replays a grant whose reply was lost.
             let busy = match self.attempt(&request) {
@@ -51,14 +62,15 @@ impl<S: Seam> SqliteStore<S> {
                 Err(other) => return Err(other),
             };
             let left = wait.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if !in_turn || left.is_zero() {
                 return busy.map(Acquire::Busy);
             }
             let mut pause = jittered(ceiling)?;
             if let Ok(holder) = &busy {
                 pause = pause.min(self.until_expiry(holder)?);
             }
-            thread::sleep(pause.max(Duration::from_millis(1)).min(left));
+            // Ends early when a release or eviction through this store may have freed the lease.
+            place.pause(mark, pause.max(Duration::from_millis(1)).min(left));
             ceiling = (ceiling * 2).min(MAX_PAUSE);
         }
     }

@@ -9,4 +9,5 @@ mod replay;
 mod statements;
 mod support;
 mod threads;
+mod turns;
 mod waiting;
