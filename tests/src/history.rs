@@ -41,6 +41,8 @@ pub enum Event {
         resource: String,
         /// The token being released.
         token: u64,
+        /// The store's clock read before the call: the lease ended no earlier.
+        at: u64,
     },
     /// An administrator's evict ended the lease with `token` (its holder may not know yet).
     Evicted {
@@ -48,6 +50,8 @@ pub enum Event {
         resource: String,
         /// The evicted lease's token.
         token: u64,
+        /// The store's clock read before the call: the lease ended no earlier.
+        at: u64,
     },
     /// The protected resource accepted a write carrying `token`, at position `seq` of its log.
     Wrote {
@@ -81,11 +85,12 @@ pub enum Violation {
         /// The later, not larger, token.
         later: u64,
     },
-    /// A lease was granted while an earlier one, never released, was still valid.
+    /// A lease was granted while an earlier one was still valid: not expired, and not released
+    /// or evicted yet.
     Overlap {
         /// The resource.
         resource: String,
-        /// The earlier lease: (client, token, expiry).
+        /// The earlier lease: (client, token, certainly valid until).
         earlier: (String, u64, u64),
         /// The later lease: (client, token, granted at).
         later: (String, u64, u64),
@@ -138,21 +143,34 @@ impl fmt::Display for Violation {
     }
 }
 
-/// A grant as the checker sees it: its holder, its latest known expiry, whether it was released.
+/// A grant as the checker sees it: its holder, its latest known expiry, and the earliest time
+/// it may have been released or evicted.
 #[derive(Clone, Debug)]
 struct Lease {
     client: String,
     acquired_at: u64,
     expires_at: u64,
-    released: bool,
+    ended_not_before: Option<u64>,
+}
+
+impl Lease {
+    /// Until when the lease was certainly valid: its expiry, or the earliest its release or
+    /// eviction can have happened if that is sooner.
+    fn valid_until(&self) -> u64 {
+        self.ended_not_before
+            .map_or(self.expires_at, |ended| ended.min(self.expires_at))
+    }
 }
 
 /// Every violation in `events` (empty: the history keeps every promise).
 ///
 /// - Tokens of one resource are never granted twice, and each client's grants increase.
-/// - **Mutual exclusion**: a lease never released or evicted (its holder crashed, was killed, or
-///   let it expire) is followed only by grants made at or after its latest known expiry. A
-///   released or evicted lease ended then, which the store orders before any later grant.
+/// - **Mutual exclusion**: every grant is made at or after the time each earlier grant of the
+///   resource was certainly over. A lease is certainly valid until its latest known expiry, or,
+///   if it was released or evicted, until the clock reading its releaser or evictor took before
+///   the call, when that is sooner (the release itself came at or after that reading). A grant
+///   made before then overlaps a lease that was neither expired nor released: a double grant,
+///   whether or not the earlier holder released later.
 /// - **Fencing**: the protected resource's accepted tokens never decrease.
 #[must_use]
 pub fn check(events: &[Event]) -> Vec<Violation> {
@@ -172,7 +190,7 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                     client: client.clone(),
                     acquired_at: *acquired_at,
                     expires_at: *expires_at,
-                    released: false,
+                    ended_not_before: None,
                 };
                 if leases
                     .entry(resource)
@@ -208,9 +226,19 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
             }
             // An evict ends a lease early as a release does; the store orders it before any
             // later grant.
-            Event::Releasing { resource, token } | Event::Evicted { resource, token } => {
+            Event::Releasing {
+                resource,
+                token,
+                at,
+            }
+            | Event::Evicted {
+                resource,
+                token,
+                at,
+            } => {
                 if let Some(lease) = leases.entry(resource).or_default().get_mut(token) {
-                    lease.released = true;
+                    let ended = lease.ended_not_before.map_or(*at, |seen| seen.min(*at));
+                    lease.ended_not_before = Some(ended);
                 }
             }
             Event::Wrote { .. } => {}
@@ -224,9 +252,9 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
 }
 
 /// Grants in token order (the store's serial order of grants): each must come at or after the
-/// expiry of every earlier unreleased lease.
+/// time every earlier lease was certainly over.
 fn overlaps(resource: &str, by_token: &BTreeMap<u64, Lease>, violations: &mut Vec<Violation>) {
-    // The earlier unreleased lease that ends last: (expiry, client, token).
+    // The earlier lease certainly valid the longest: (valid until, client, token).
     let mut blocking: Option<(u64, &str, u64)> = None;
     for (token, lease) in by_token {
         if let Some((expiry, client, earlier)) = blocking
@@ -238,8 +266,9 @@ fn overlaps(resource: &str, by_token: &BTreeMap<u64, Lease>, violations: &mut Ve
                 later: (lease.client.clone(), *token, lease.acquired_at),
             });
         }
-        if !lease.released && blocking.is_none_or(|(expiry, ..)| lease.expires_at > expiry) {
-            blocking = Some((lease.expires_at, &lease.client, *token));
+        let until = lease.valid_until();
+        if blocking.is_none_or(|(expiry, ..)| until > expiry) {
+            blocking = Some((until, &lease.client, *token));
         }
     }
 }
@@ -303,8 +332,16 @@ impl Event {
                 token,
                 expires_at,
             } => format!("renewed {resource} {token} {expires_at}"),
-            Self::Releasing { resource, token } => format!("releasing {resource} {token}"),
-            Self::Evicted { resource, token } => format!("evicted {resource} {token}"),
+            Self::Releasing {
+                resource,
+                token,
+                at,
+            } => format!("releasing {resource} {token} {at}"),
+            Self::Evicted {
+                resource,
+                token,
+                at,
+            } => format!("evicted {resource} {token} {at}"),
             Self::Wrote {
                 resource,
                 token,
@@ -333,13 +370,15 @@ impl Event {
                 token: n(2)?,
                 expires_at: n(3)?,
             },
-            ("releasing", 3) => Self::Releasing {
+            ("releasing", 4) => Self::Releasing {
                 resource: s(1)?,
                 token: n(2)?,
+                at: n(3)?,
             },
-            ("evicted", 3) => Self::Evicted {
+            ("evicted", 4) => Self::Evicted {
                 resource: s(1)?,
                 token: n(2)?,
+                at: n(3)?,
             },
             ("wrote", 4) => Self::Wrote {
                 resource: s(1)?,
@@ -365,10 +404,11 @@ mod tests {
         }
     }
 
-    fn releasing(token: u64) -> Event {
+    fn releasing(token: u64, at: u64) -> Event {
         Event::Releasing {
             resource: "r".into(),
             token,
+            at,
         }
     }
 
@@ -385,7 +425,7 @@ mod tests {
         let history = [
             granted("a", 1, 0, 10),
             wrote(1, 1),
-            releasing(1),
+            releasing(1, 5),
             granted("b", 2, 5, 15),
             Event::Renewed {
                 resource: "r".into(),
@@ -435,10 +475,60 @@ mod tests {
         let history = [
             granted("a", 1, 0, 30),
             granted("b", 2, 30, 40),
-            releasing(2),
+            releasing(2, 32),
             granted("c", 3, 20, 50),
         ];
         assert_eq!(check(&history).len(), 1, "{:?}", check(&history));
+    }
+
+    #[test]
+    fn an_overlap_with_a_lease_released_later_is_caught() {
+        // The seed's bug: both callers are told "granted", both use the lease, both release.
+        let history = [
+            granted("a", 1, 0, 100),
+            granted("b", 2, 10, 110),
+            releasing(1, 50),
+            releasing(2, 60),
+        ];
+        assert_eq!(
+            check(&history),
+            [Violation::Overlap {
+                resource: "r".into(),
+                earlier: ("a".into(), 1, 50),
+                later: ("b".into(), 2, 10)
+            }]
+        );
+    }
+
+    #[test]
+    fn a_grant_after_the_release_or_eviction_reading_is_no_overlap() {
+        let evicted = Event::Evicted {
+            resource: "r".into(),
+            token: 2,
+            at: 30,
+        };
+        let history = [
+            granted("a", 1, 0, 100),
+            releasing(1, 20),
+            granted("b", 2, 20, 120),
+            evicted,
+            granted("c", 3, 30, 130),
+            // A second end of one lease (a retried release) counts from the earliest.
+            releasing(3, 45),
+            releasing(3, 40),
+            granted("d", 4, 40, 140),
+        ];
+        assert_eq!(check(&history), []);
+        let early = [
+            granted("a", 1, 0, 100),
+            releasing(1, 20),
+            granted("b", 2, 19, 120),
+        ];
+        assert_eq!(
+            check(&early).len(),
+            1,
+            "granted 1 ms before the release began"
+        );
     }
 
     #[test]
@@ -485,10 +575,11 @@ mod tests {
                 token: 7,
                 expires_at: 300,
             },
-            releasing(7),
+            releasing(7, 150),
             Event::Evicted {
                 resource: "r".into(),
                 token: 8,
+                at: 160,
             },
             wrote(7, 12),
         ];

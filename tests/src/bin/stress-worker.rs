@@ -308,12 +308,13 @@ impl Worker {
         self.event(Event::Releasing {
             resource: lease.resource().to_string(),
             token: lease.token().get(),
+            at: SystemClock.now()?.as_millis(),
         })?;
         match self.store.release(lease) {
             // Every answer ends this holder's use of the lease; `Expired` and `NotHolder` mean it
             // had already ended, which the log shows by its times. After `Busy` nothing changed
             // and the lease runs to its expiry unused; the checker, told `Releasing`, then
-            // merely ignores it as a blocker (it can miss an overlap, never invent one).
+            // holds it valid only until `at` (it can miss an overlap, never invent one).
             Ok(_) | Err(Error::Busy) => Ok(()),
             Err(e) => Err(e.into()),
         }

@@ -210,6 +210,7 @@ mod tests {
             LogLine::Event(Event::Releasing {
                 resource: "res-1".into(),
                 token: 9,
+                at: 1_020,
             }),
             LogLine::Lost {
                 op: LostOp::Write,

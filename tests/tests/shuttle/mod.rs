@@ -252,6 +252,7 @@ impl Client {
         self.log(Event::Releasing {
             resource: resource(r),
             token: lease.token().get(),
+            at: self.clock.load(SeqCst),
         });
         match self.store.release(&lease) {
             Ok(Release::Released | Release::Expired | Release::NotHolder(_)) => {}
@@ -261,11 +262,13 @@ impl Client {
     }
 
     fn evict(&mut self, r: u8) {
+        let at = self.clock.load(SeqCst);
         match self.store.evict(&resource(r)) {
             Ok(Evict::Evicted(holder)) => {
                 self.log(Event::Evicted {
                     resource: resource(r),
                     token: holder.token().get(),
+                    at,
                 });
             }
             Ok(Evict::NotHeld) | Err(Error::Busy) => {}
@@ -414,10 +417,15 @@ fn the_harness_records_every_kind_of_event() {
     );
 }
 
-/// Two clients acquire one free lock, a third ticks the clock.
+/// Two clients acquire one free lock and release it, a third ticks the clock. Both releasing
+/// is the seed's case: the double grant must be seen although neither lease is left to expire.
 fn race() -> Plan {
     Plan {
-        clients: vec![vec![Op::Acquire(0)], vec![Op::Acquire(0)], vec![Op::Tick]],
+        clients: vec![
+            vec![Op::Acquire(0), Op::Release(0)],
+            vec![Op::Acquire(0), Op::Release(0)],
+            vec![Op::Tick],
+        ],
     }
 }
 

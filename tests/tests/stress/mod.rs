@@ -10,9 +10,10 @@
 //! the time, and starts replacements under new client names, the run's history keeps, per
 //! resource and on the store's clock ([`verdict`], `history::check`):
 //!
-//! - **no two clients hold valid leases at once**: a lease never released is followed only by
-//!   grants that reached their holder at or after its latest logged expiry; in particular **a
-//!   killed holder's lease is granted again only after it expired**;
+//! - **no two clients hold valid leases at once**: every grant reached its holder at or after
+//!   the moment each earlier lease was certainly over — its latest logged expiry, or the clock
+//!   reading its holder took before releasing, if sooner; in particular **a killed holder's lease
+//!   is granted again only after it expired**;
 //! - **tokens strictly increase and never repeat**;
 //! - **every accepted fenced write carries the then-current token**: in the protected table's
 //!   serial order (`stress_work.seq`) tokens never decrease, each row's token was granted to

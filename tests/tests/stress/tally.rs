@@ -119,7 +119,9 @@ fn learn(leases: &mut Leases, line: &LogLine) {
             token,
             expires_at,
         }) => (resource, token, Some(*expires_at)),
-        LogLine::Event(Event::Releasing { resource, token })
+        LogLine::Event(Event::Releasing {
+            resource, token, ..
+        })
         | LogLine::Lost {
             resource, token, ..
         } => (resource, token, None),
@@ -168,7 +170,10 @@ mod tests {
             // Killed at 50 holding #1 (valid until 100): #2 is a takeover of a killed holder's lease.
             log(Some(50), vec![grant("a", 1, [0, 100, 1])]),
             // #2 released; #3 walked away from; #4 takes over after expiry.
-            log(None, vec![grant("b", 2, [100, 150, 101]), releasing(2)]),
+            log(
+                None,
+                vec![grant("b", 2, [100, 150, 101]), releasing(2, 120)],
+            ),
             log(None, vec![grant("c", 3, [160, 200, 161])]),
             // Killed at 300, after #4 was lost: not holding.
             log(

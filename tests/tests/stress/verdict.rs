@@ -262,10 +262,11 @@ pub(super) mod tests {
         })
     }
 
-    pub(in crate::stress) fn releasing(token: u64) -> LogLine {
+    pub(in crate::stress) fn releasing(token: u64, at: u64) -> LogLine {
         LogLine::Event(Event::Releasing {
             resource: "r".into(),
             token,
+            at,
         })
     }
 
@@ -376,7 +377,10 @@ pub(super) mod tests {
                 None,
                 vec![grant("a", 1, [0, 100, 1]), lost_write(1, "NotCurrent")],
             ),
-            log(None, vec![grant("b", 2, [100, 200, 101]), releasing(2)]),
+            log(
+                None,
+                vec![grant("b", 2, [100, 200, 101]), releasing(2, 120)],
+            ),
         ];
         let rows = [
             row(1, 2, "b", WriteKind::Grant),
