@@ -19,7 +19,7 @@
 //!   (a client forgets its lease as soon as it releases it).
 //!
 //! The reduction is sound because the erased fields never change which transitions are enabled or
-//! what they write; `tests/abstraction.rs` checks that every verdict is the same without it.
+//! what they write; a test in `tests/model.rs` checks that every verdict is the same without it.
 
 use leasehold_core::{FencingToken, LeaseRecord, LockState, RequestId, Status, Timestamp};
 

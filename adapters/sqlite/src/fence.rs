@@ -34,8 +34,8 @@ impl<S: Seam> SqliteStore<S> {
     ///   [`Fenced::Lost`] says why.
     /// - `f` returns `Err(e)` (or panics): everything it wrote is rolled back and `e` returned.
     ///
-    /// `now` is read when the call starts. `f` must not call this store (its connection is in
-    /// use) and must not end the transaction itself.
+    /// `now` is read once the transaction holds the write lock, right before the check. `f` must
+    /// not call this store (its connection is in use) and must not end the transaction itself.
     ///
     /// # Errors
     ///

@@ -21,8 +21,10 @@ impl<S: Seam> SqliteStore<S> {
     /// passed; then returns the last `Busy`. A database lock held past the busy timeout
     /// ([`Error::Busy`]) is retried the same way, and returned if it is the last answer.
     ///
-    /// The whole call uses one request id, so an attempt whose reply was lost (it committed, then
-    /// failed to report) is replayed by the next attempt rather than reported busy. Pauses grow
+    /// The whole call uses one request id, so if an attempt's grant committed but the call went
+    /// on trying (only [`Error::Busy`] is retried), the next attempt gets that grant back rather
+    /// than `Busy`. Any other error ends the call; a caller that must recover a grant whose reply
+    /// was lost uses [`SqliteStore::try_acquire_with_id`] with an id of its own. Pauses grow
     /// exponentially from 4 ms to 50 ms with random jitter (so that waiters do not retry in step),
     /// and never reach past `wait` nor past the holder's expiry when that is sooner. `wait` is
     /// measured on [`Instant`]; leases on the store's clock.

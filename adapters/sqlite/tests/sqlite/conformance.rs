@@ -2,8 +2,8 @@
 //! the core's `LockTable` (the reference) and a real `SqliteStore` side by side. After every step
 //! the outcomes must be equal, and so must every stored row and the pruned high-water mark.
 //!
-//! Cases: `LEASEHOLD_CONFORMANCE_CASES` (default 2,000). Shrunk failures are saved next to this
-//! file in `conformance.proptest-regressions` and replayed first on every run.
+//! Cases: `LEASEHOLD_CONFORMANCE_CASES` (default 2,000). Shrunk failures are saved in
+//! `tests/proptest-regressions/conformance.txt` and replayed first on every run.
 
 use leasehold_core::{
     AcquireOutcome, DecideError, EvictOutcome, FencingToken, Holder as CoreHolder, LockTable,
