@@ -160,6 +160,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::Turns;
+    use crate::{Acquire, SqliteStore};
 
     #[test]
     fn the_first_to_join_has_the_turn_and_leaving_hands_it_on() {
@@ -205,5 +206,30 @@ mod tests {
         // Would sleep a minute if the notification were lost.
         place.pause(mark, Duration::from_secs(60));
         assert!(started.elapsed() < Duration::from_secs(30));
+    }
+
+    #[test]
+    fn release_and_evict_through_the_store_wake_its_line() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = SqliteStore::open(dir.path().join("locks.db")).expect("a fresh store");
+        let place = store.turns.join("r");
+        let take = |owner| match store.try_acquire("r", owner, Duration::from_secs(60)) {
+            Ok(Acquire::Granted(lease)) => lease,
+            other => panic!("a free resource is granted, got {other:?}"),
+        };
+        let lease = take("a");
+        let mark = place.mark();
+        assert_eq!(
+            store.release(&lease).expect("release"),
+            crate::Release::Released
+        );
+        assert_ne!(place.mark(), mark, "a release woke no waiter");
+        take("b");
+        let mark = place.mark();
+        assert!(matches!(
+            store.evict("r").expect("evict"),
+            crate::Evict::Evicted(_)
+        ));
+        assert_ne!(place.mark(), mark, "an eviction woke no waiter");
     }
 }

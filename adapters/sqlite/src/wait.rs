@@ -38,7 +38,8 @@ impl<S: Seam> SqliteStore<S> {
     ///
     /// # Errors
     ///
-    /// As [`SqliteStore::try_acquire`].
+    /// As [`SqliteStore::try_acquire`], and [`Error::Random`] if the operating system's random
+    /// source fails while drawing a pause's jitter.
     pub fn acquire(
         &self,
         resource: &str,

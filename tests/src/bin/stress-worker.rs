@@ -314,7 +314,7 @@ impl Worker {
             // Every answer ends this holder's use of the lease; `Expired` and `NotHolder` mean it
             // had already ended, which the log shows by its times. After `Busy` nothing changed
             // and the lease runs to its expiry unused; the checker, told `Releasing`, then
-            // holds it valid only until `at` (it can miss an overlap, never invent one).
+            // holds it valid only until `at`, which can miss an overlap but not invent one.
             Ok(_) | Err(Error::Busy) => Ok(()),
             Err(e) => Err(e.into()),
         }

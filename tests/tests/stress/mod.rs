@@ -40,7 +40,9 @@
 //! reading of the same clock right after the call returned, which bounds the commit from above
 //! — a reported overlap is a real one. Overlaps by label are counted in the summary ("violations
 //! when grants are dated by the store's label"; 0 in every run since the change) and asserted with
-//! `LEASEHOLD_STRESS_STRICT=1`.
+//! `LEASEHOLD_STRESS_STRICT=1`; a label made early by a descheduled worker can make that count
+//! report an overlap that did not happen, with an earlier lease's expiry or with the clock
+//! reading its holder took before releasing.
 //!
 //! # Bounds
 //!

@@ -3,7 +3,7 @@
 //! The hard case is a holder that releases and asks again at once: it takes the store's
 //! connection mutex back before a woken waiter runs, so without turns a waiter can go without a
 //! grant for as long as the others keep cycling. With turns, the releaser joins the back of the
-//! line.
+//! line. (That `release` and `evict` wake the line is tested next to it, in `src/turns.rs`.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex, PoisonError};
@@ -63,16 +63,18 @@ fn threads_sharing_a_store_get_the_lease_in_turn() {
     let order = order.lock().unwrap_or_else(PoisonError::into_inner);
     assert_eq!(order.len(), GRANTS);
     // In turn, every worker gets a quarter of the grants, give or take the moments the machine
-    // kept one of them from asking. Without turns, whoever releases takes the lease straight
-    // back: one worker gets nearly all of them.
+    // kept one of them from asking: the fewest was 217 of a fair 250 in 15 runs beside two
+    // CPU-bound processes. With no line, the fewest was 79 (waiters woken by releases still
+    // race the releaser for the connection), and with neither line nor wake-ups, one worker got
+    // 997 of 1,000.
     let mut counts = [0_usize; THREADS];
     for &who in order.iter() {
         counts[who] += 1;
     }
     let fewest = counts.iter().copied().min().unwrap_or(0);
     assert!(
-        fewest * THREADS * 4 >= GRANTS,
-        "grants per worker {counts:?}: one got under a quarter of its share",
+        fewest * THREADS * 10 >= GRANTS * 6,
+        "grants per worker {counts:?}: one got under 60 % of its share",
     );
 }
 
