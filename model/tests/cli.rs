@@ -190,16 +190,9 @@ fn explore_serves_the_model_on_localhost() {
         .port();
     let address = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_leasehold-check"))
-        .args([
-            "--explore",
-            &address,
-            "--clients",
-            "2",
-            "--ttl",
-            "1",
-            "--horizon",
-            "2",
-        ])
+        .args(["--explore", &address])
+        // The small configuration without `--attempts`: clients, TTL and horizon.
+        .args(&SMALL[..6])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
