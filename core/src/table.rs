@@ -40,6 +40,20 @@ impl<R: Ord + Clone, O: Clone + Eq> LockTable<R, O> {
         Self::default()
     }
 
+    /// A table holding `records`, whose resources without a record start above
+    /// `pruned_high_water` — for example a store's state read back for comparison, or a store
+    /// whose token sequence starts above a floor.
+    #[must_use]
+    pub fn from_records(
+        records: impl IntoIterator<Item = (R, LeaseRecord<O>)>,
+        pruned_high_water: Option<FencingToken>,
+    ) -> Self {
+        Self {
+            records: records.into_iter().collect(),
+            pruned_high_water,
+        }
+    }
+
     /// The state of `resource`.
     #[must_use]
     pub fn state(&self, resource: &R) -> LockState<O> {

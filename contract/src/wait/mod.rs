@@ -1,0 +1,134 @@
+//! The waiting every store shares: [`acquire_until`] tries, then pauses with jittered backoff
+//! until a deadline, taking turns with the other threads waiting through the same store.
+//!
+//! Waiting never decides a grant: every attempt is the store's own atomic acquire. What this
+//! module decides is only *when* to try again, so a bug here can cost fairness or time, never
+//! exclusion.
+
+mod turns;
+
+use std::hash::{BuildHasher, RandomState};
+use std::time::{Duration, Instant};
+
+pub use turns::{Place, Turns};
+
+use crate::answer::Acquire;
+use crate::lease::Holder;
+
+/// The first pause between attempts.
+const FIRST_PAUSE: Duration = Duration::from_millis(4);
+/// The longest pause between attempts. It bounds how late a waiter notices that a lease held by
+/// another process was released early, and keeps a waiter's tries to about 20 a second.
+const MAX_PAUSE: Duration = Duration::from_millis(50);
+
+/// What [`acquire_until`] needs from a store.
+pub trait Waiter {
+    /// The store's error.
+    type Error;
+
+    /// One acquire attempt, with the request id of the whole call (so that a grant whose answer
+    /// was lost comes back to the next attempt).
+    ///
+    /// # Errors
+    ///
+    /// The store's error; [`Waiter::is_busy`] says which ones are waited out.
+    fn attempt(&mut self) -> Result<Acquire, Self::Error>;
+
+    /// Whether `error` means "the store stayed busy, nothing changed": such errors are retried
+    /// like a `Busy` answer; any other error ends the wait.
+    fn is_busy(&self, error: &Self::Error) -> bool;
+
+    /// How long until `holder`'s lease expires on the store's clock (zero if it has): a pause
+    /// never sleeps past it.
+    ///
+    /// # Errors
+    ///
+    /// The store's clock failed.
+    fn until_expiry(&mut self, holder: &Holder) -> Result<Duration, Self::Error>;
+}
+
+/// Tries to acquire through `waiter` until it is granted or `deadline` passes (`None`: wait
+/// however long it takes), in `resource`'s line of `turns`.
+///
+/// Only the thread at the front of the line tries; a [`Turns::notify`] (a release or eviction
+/// through the same store) ends its pause at once. Pauses grow exponentially from 4 ms to 50 ms
+/// with jitter (so that waiters in different processes do not retry in step), and never reach
+/// past the deadline nor past the holder's expiry when that is sooner. A thread still in line at
+/// the deadline makes one attempt out of turn, whose answer it returns.
+///
+/// # Errors
+///
+/// The first error that is not [`Waiter::is_busy`]; a busy error if it was the last answer.
+pub fn acquire_until<W: Waiter>(
+    turns: &Turns,
+    resource: &str,
+    deadline: Option<Instant>,
+    waiter: &mut W,
+) -> Result<Acquire, W::Error> {
+    let place = turns.join(resource);
+    let mut backoff = Backoff::new();
+    loop {
+        let in_turn = place.wait_for_turn(deadline);
+        let mark = place.mark();
+        let busy = match waiter.attempt() {
+            Ok(Acquire::Busy(holder)) => Ok(holder),
+            Ok(granted) => return Ok(granted),
+            Err(e) if waiter.is_busy(&e) => Err(e),
+            Err(e) => return Err(e),
+        };
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if !in_turn || left.is_some_and(|left| left.is_zero()) {
+            return busy.map(Acquire::Busy);
+        }
+        let mut pause = backoff.next_pause();
+        if let Ok(holder) = &busy {
+            pause = pause.min(waiter.until_expiry(holder)?);
+        }
+        let pause = pause.max(Duration::from_millis(1));
+        // Ends early when a release or eviction through this store may have freed the lease.
+        place.pause(mark, left.map_or(pause, |left| pause.min(left)));
+    }
+}
+
+/// Exponential backoff with "equal jitter": each pause is between half the ceiling and the
+/// ceiling, and the ceiling doubles from 4 ms up to 50 ms.
+#[derive(Debug)]
+pub struct Backoff {
+    ceiling: Duration,
+    random: RandomState,
+    draws: u64,
+}
+
+impl Backoff {
+    /// A backoff at its first ceiling.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            ceiling: FIRST_PAUSE,
+            random: RandomState::new(),
+            draws: 0,
+        }
+    }
+
+    /// The next pause, and the ceiling doubled for the one after.
+    pub fn next_pause(&mut self) -> Duration {
+        let half = self.ceiling / 2;
+        let span = u64::try_from(half.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.draws += 1;
+        // std's per-process random hasher keys: no system call, no error path; jitter needs
+        // spread, not secrecy.
+        let random = self.random.hash_one(self.draws);
+        let pause = half + Duration::from_micros(random % span);
+        self.ceiling = (self.ceiling * 2).min(MAX_PAUSE);
+        pause
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests;
