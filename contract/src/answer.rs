@@ -93,7 +93,6 @@ pub enum Release {
 impl Release {
     /// The store's answer for the core's release outcome on `resource`. For store
     /// implementations.
-    #[must_use]
     pub fn from_core(resource: &ResourceName, outcome: ReleaseOutcome) -> Self {
         match outcome {
             ReleaseOutcome::Released => Self::Released,

@@ -1,8 +1,9 @@
-//! [`Error`]: misuse and storage failures. Contention is never an error; it is an outcome.
+//! [`Error`]: misuse and storage failures. Contention is never an error; it is an answer.
 
 use std::fmt;
 use std::path::PathBuf;
 
+use leasehold_contract::{ClockError, ErrorKind, StoreError, StoreId};
 use leasehold_core::{DecideError, NameError, TtlError};
 
 /// Why a store operation failed. A failed operation changed nothing, except where a variant says
@@ -16,11 +17,25 @@ pub enum Error {
     InvalidTtl(TtlError),
     /// A request the core refuses: clock out of range, expiry overflow or tokens exhausted.
     Rejected(DecideError),
+    /// The lease was granted by another store (another database file, or this path after the
+    /// database was deleted and created again): renewing, releasing or fencing with it here would
+    /// act on an unrelated lease that happens to have the same resource name and token.
+    ForeignLease {
+        /// The store that granted the lease.
+        lease: StoreId,
+        /// This store.
+        store: StoreId,
+    },
     /// The file exists but is not an SQLite database (its bytes were left as they were).
     NotADatabase {
         /// The file that was opened.
         path: PathBuf,
     },
+    /// SQLite found the database file damaged (`SQLITE_CORRUPT`); nothing was written.
+    Corrupt(rusqlite::Error),
+    /// The disk or the file system is full (`SQLITE_FULL`); the statement was rolled back, and
+    /// everything committed before it is intact.
+    StorageFull(rusqlite::Error),
     /// The database holds a leasehold schema newer than this build understands.
     SchemaTooNew {
         /// The schema version found in `leasehold_meta`.
@@ -28,14 +43,29 @@ pub enum Error {
         /// The newest schema version this build understands.
         supported: i64,
     },
-    /// A `leasehold_*` table or trigger exists but has another shape than this build's schema.
+    /// A `leasehold_*` table, trigger or meta row exists but is not what this build's schema
+    /// has: another program's objects, a hand edit, or a schema version this build never wrote.
     SchemaMismatch {
-        /// The table or trigger that differs.
+        /// The table, trigger or meta row that differs.
         object: &'static str,
-        /// Its stored definition, or `None` when it is missing while other leasehold objects exist.
+        /// What was found, or `None` when it is missing while other leasehold objects exist.
         found: Option<String>,
     },
-    /// The database (or its directory, which WAL mode must write to) cannot be written.
+    /// The connection handed to the store is inside a transaction. Every statement of the store
+    /// would run inside it, invisible to other connections and rolled back with it: a grant would
+    /// be undone behind its holder's back and its token issued again.
+    InTransaction,
+    /// The connection or database has a setting under which the store cannot keep its promises
+    /// (triggers disabled, `CHECK` constraints ignored, a built-in function replaced, a `TEMP`
+    /// object shadowing or intercepting a leasehold table, no rollback journal, WAL refused).
+    UnsafeSetting {
+        /// The setting.
+        setting: &'static str,
+        /// What was found.
+        found: String,
+    },
+    /// The database (or its directory, which WAL mode must write to) cannot be written, or the
+    /// connection is `query_only`.
     ReadOnly,
     /// The file could not be opened or created (a missing directory, no permission).
     CannotOpen {
@@ -44,9 +74,19 @@ pub enum Error {
         /// SQLite's error.
         source: rusqlite::Error,
     },
-    /// The database lock was not obtained within the busy timeout, or the row kept changing
-    /// under an operation for too many rounds; nothing changed. Retrying later is safe.
+    /// Another connection held the database lock past the busy timeout; nothing changed.
+    /// Retrying later is safe.
     Busy,
+    /// The resource's row changed under the operation for as many rounds as it may try (each
+    /// round means another client's transition committed in between); nothing changed by this
+    /// call. Retrying is safe.
+    Contended {
+        /// How many rounds were tried.
+        rounds: usize,
+    },
+    /// A [`with_fence`](crate::SqliteStore::with_fence) closure ended the transaction itself
+    /// (`COMMIT` or `ROLLBACK`); whatever it wrote before that is as it left it.
+    FenceEnded,
     /// The linked SQLite library is older than the features the schema needs.
     SqliteTooOld {
         /// The linked library's version, e.g. `3.31.1`.
@@ -56,7 +96,8 @@ pub enum Error {
     },
     /// The clock could not give a usable reading.
     Clock(ClockError),
-    /// The operating system's random number source failed (request ids are random).
+    /// The operating system's random number source failed (read once per store, for its request
+    /// ids, and once per database, for its store id).
     Random(getrandom::Error),
     /// A stored row breaks the schema's rules (it was edited by hand); nothing was changed.
     CorruptRow {
@@ -69,47 +110,43 @@ pub enum Error {
     Sqlite(rusqlite::Error),
 }
 
-/// Why a [`Clock`](crate::Clock) gave no reading.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ClockError {
-    /// The system clock reads a time before the Unix epoch.
-    BeforeEpoch,
-    /// The system clock reads a time too far in the future for 64-bit milliseconds.
-    OutOfRange,
-}
-
-impl fmt::Display for ClockError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::BeforeEpoch => "the system clock reads a time before the Unix epoch",
-            Self::OutOfRange => "the system clock reads a time past 64-bit milliseconds",
-        })
-    }
-}
-
-impl std::error::Error for ClockError {}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidName(e) => write!(f, "invalid name: {e}"),
             Self::InvalidTtl(e) => write!(f, "invalid ttl: {e}"),
             Self::Rejected(e) => write!(f, "request refused: {e}"),
+            Self::ForeignLease { lease, store } => write!(
+                f,
+                "the lease was granted by store {lease}, not by this store ({store})"
+            ),
             Self::NotADatabase { path } => {
                 write!(f, "{} is not an SQLite database", path.display())
             }
+            Self::Corrupt(e) => write!(f, "the database file is damaged: {e}"),
+            Self::StorageFull(e) => write!(f, "the disk is full: {e}"),
             Self::SchemaTooNew { found, supported } => write!(
                 f,
                 "leasehold schema version {found} is newer than this build's {supported}"
             ),
             Self::SchemaMismatch { object, found } => match found {
-                Some(sql) => write!(f, "{object} has an unexpected definition: {sql}"),
+                Some(found) => write!(f, "{object} is not leasehold's: found {found}"),
                 None => write!(f, "{object} is missing from a leasehold schema"),
             },
+            Self::InTransaction => {
+                f.write_str("the connection is inside a transaction; commit or roll it back first")
+            }
+            Self::UnsafeSetting { setting, found } => {
+                write!(f, "unsafe setting for a lock store: {setting} ({found})")
+            }
             Self::ReadOnly => f.write_str("the lock database cannot be written"),
             Self::CannotOpen { path, .. } => write!(f, "cannot open {}", path.display()),
             Self::Busy => f.write_str("the database stayed locked past the busy timeout"),
+            Self::Contended { rounds } => write!(
+                f,
+                "the row changed under the operation in each of its {rounds} rounds"
+            ),
+            Self::FenceEnded => f.write_str("the fenced closure ended the transaction itself"),
             Self::SqliteTooOld { found, required } => {
                 write!(f, "SQLite {found} is too old; leasehold needs {required}")
             }
@@ -131,8 +168,34 @@ impl std::error::Error for Error {
             Self::Rejected(e) => Some(e),
             Self::Clock(e) => Some(e),
             Self::Random(e) => Some(e),
-            Self::Sqlite(e) | Self::CannotOpen { source: e, .. } => Some(e),
+            Self::Sqlite(e)
+            | Self::Corrupt(e)
+            | Self::StorageFull(e)
+            | Self::CannotOpen { source: e, .. } => Some(e),
             _ => None,
+        }
+    }
+}
+
+impl StoreError for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidName(_) | Self::InvalidTtl(_) | Self::Rejected(_) => ErrorKind::InvalidInput,
+            Self::ForeignLease { .. } => ErrorKind::ForeignLease,
+            Self::Busy | Self::Contended { .. } => ErrorKind::Busy,
+            Self::Clock(_) | Self::Random(_) => ErrorKind::Environment,
+            Self::NotADatabase { .. }
+            | Self::SchemaTooNew { .. }
+            | Self::SchemaMismatch { .. }
+            | Self::InTransaction
+            | Self::UnsafeSetting { .. }
+            | Self::ReadOnly
+            | Self::SqliteTooOld { .. }
+            | Self::FenceEnded => ErrorKind::Setup,
+            Self::CannotOpen { .. } => ErrorKind::Unavailable,
+            Self::Corrupt(_) | Self::StorageFull(_) | Self::CorruptRow { .. } | Self::Sqlite(_) => {
+                ErrorKind::Storage
+            }
         }
     }
 }
@@ -162,13 +225,15 @@ impl From<ClockError> for Error {
 }
 
 impl From<rusqlite::Error> for Error {
-    /// Classifies the SQLite failures a caller handles differently: busy, read-only; the rest stay
-    /// [`Error::Sqlite`].
+    /// Classifies the SQLite failures a caller handles differently: busy, read-only, full,
+    /// corrupt; the rest stay [`Error::Sqlite`].
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
         match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Self::Busy,
             Some(ErrorCode::ReadOnly) => Self::ReadOnly,
+            Some(ErrorCode::DiskFull) => Self::StorageFull(e),
+            Some(ErrorCode::DatabaseCorrupt) => Self::Corrupt(e),
             _ => Self::Sqlite(e),
         }
     }

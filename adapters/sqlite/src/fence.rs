@@ -1,13 +1,21 @@
 //! [`SqliteStore::with_fence`]: the caller's writes, committed only while its lease is current.
 
-use rusqlite::Transaction;
+use rusqlite::{Connection, DropBehavior, Transaction, TransactionBehavior};
+
+use leasehold_contract::{Fenced, Lease, Lost};
 
 use crate::error::Error;
-use crate::outcome::{Fenced, Lease, Lost};
+use crate::lock_wait::LockWait;
+use crate::read::read_lock;
 use crate::row;
 use crate::seam::{Seam, Statement};
-use crate::sql;
-use crate::store::SqliteStore;
+use crate::store::{SqliteStore, is_busy};
+
+/// `BEGIN IMMEDIATE`: takes the write lock now rather than at the first write, so nothing can
+/// commit between what the transaction reads and what it writes.
+pub(crate) fn begin_immediate(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+}
 
 /// How a fenced transaction ended, carried out of the seam call.
 enum FenceRun<T, E> {
@@ -35,21 +43,25 @@ impl<S: Seam> SqliteStore<S> {
     /// - `f` returns `Err(e)` (or panics): everything it wrote is rolled back and `e` returned.
     ///
     /// `now` is read once the transaction holds the write lock, right before the check. `f` must
-    /// not call this store (its connection is in use) and must not end the transaction itself.
+    /// not call this store (its connection is in use) and must not end the transaction itself
+    /// ([`Error::FenceEnded`]). In a rollback-journal database the `COMMIT` itself can be busy
+    /// while readers finish; it is retried until the busy timeout, holding the write lock (so
+    /// still no grant can come in between), then rolled back with [`Error::Busy`].
     ///
     /// # Errors
     ///
-    /// `f`'s error, or an [`Error`] (busy, storage) converted into `E`.
+    /// `f`'s error, or an [`Error`] (foreign lease, busy, storage) converted into `E`.
     pub fn with_fence<T, E: From<Error>>(
         &self,
         lease: &Lease,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
     ) -> Result<Fenced<T>, E> {
+        self.check_own(lease)?;
         let mut f = Some(f);
         let run = self.run_waiting(Statement::FencedTransaction, |conn| {
-            // Only `BEGIN IMMEDIATE` can be busy (then nothing ran, and the store retries);
-            // once it holds the write lock, every outcome is final.
-            let tx = sql::begin_immediate(conn)?;
+            // Only `BEGIN IMMEDIATE` can be busy here (then nothing ran, and the store retries);
+            // once it holds the write lock, a busy `COMMIT` is waited out inside.
+            let tx = begin_immediate(conn)?;
             let f = f
                 .take()
                 .expect("`f` is taken only once the write lock is held");
@@ -70,28 +82,52 @@ impl<S: Seam> SqliteStore<S> {
         lease: &Lease,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
     ) -> FenceRun<T, E> {
-        let (resource, token) = (lease.resource(), lease.token());
-        let now = match self.now() {
-            Ok(now) => now,
-            Err(e) => return FenceRun::Failed(e),
-        };
-        let state = sql::read_lock(&tx, resource.as_str()).map_err(Error::from);
-        // The fence is the core's decision: the lease may be used iff it is the valid lease
-        // now, exactly when a renew with its token would succeed.
-        match state
-            .and_then(row::state_of)
-            .map(|state| Self::lost(&state, resource, token, now))
-        {
+        match self.fence_check(&tx, lease) {
             Ok(None) => {}
             Ok(Some(lost)) => return FenceRun::Lost(lost),
             Err(e) => return FenceRun::Failed(e),
         }
         let ran = f(&tx);
-        if ran.is_ok()
-            && let Err(e) = tx.commit()
-        {
-            return FenceRun::Failed(Error::from(e));
+        if tx.is_autocommit() {
+            // The closure ran COMMIT or ROLLBACK itself: there is nothing left to end.
+            let mut tx = tx;
+            tx.set_drop_behavior(DropBehavior::Ignore);
+            return FenceRun::Failed(Error::FenceEnded);
         }
-        FenceRun::Ran(ran)
+        if ran.is_err() {
+            return FenceRun::Ran(ran);
+        }
+        match commit_waiting(tx, self.lock_wait()) {
+            Ok(()) => FenceRun::Ran(ran),
+            Err(e) => FenceRun::Failed(e),
+        }
+    }
+
+    /// The fence is the core's decision: the lease may be used iff it is the valid lease now,
+    /// exactly when a renew with its token would succeed.
+    fn fence_check(&self, tx: &Transaction<'_>, lease: &Lease) -> Result<Option<Lost>, Error> {
+        let now = self.now()?;
+        let state = row::state_of(read_lock(tx, lease.resource().as_str())?)?;
+        Ok(state
+            .loss(lease.token(), now)
+            .map(|loss| Lost::from_core(lease.resource(), loss)))
+    }
+}
+
+/// `COMMIT`, retried while it is busy (readers of a rollback-journal database keep the writer
+/// from committing until they finish; the transaction stays open meanwhile), then `ROLLBACK`.
+fn commit_waiting(tx: Transaction<'_>, mut wait: LockWait) -> Result<(), Error> {
+    let mut tx = tx;
+    tx.set_drop_behavior(DropBehavior::Rollback);
+    loop {
+        match tx.execute_batch("COMMIT") {
+            Ok(()) => {
+                tx.set_drop_behavior(DropBehavior::Ignore);
+                return Ok(());
+            }
+            Err(e) if is_busy(&e) && wait.pause() => {}
+            // Dropping `tx` rolls back what is still open.
+            Err(e) => return Err(Error::from(e)),
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Lease-based locks in SQLite whose every transition is one atomic statement, proven equal to
-//! the [`leasehold_core`] state machine.
+//! Lease-based locks in SQLite whose every transition is one atomic statement, checked equal to
+//! the [`leasehold_core`] state machine by a randomised conformance test.
 //!
 //! A lease lock is only as good as the step that decides "free → mine". Here that step is a
 //! single `INSERT … ON CONFLICT DO UPDATE … WHERE <free> RETURNING …`: SQLite decides and writes
@@ -20,19 +20,25 @@
 //!   never an [`Error`]; an error means nothing changed (bad input, busy database, storage
 //!   failure).
 //! - **Idempotent retries**: an acquire retried with the same [`RequestId`] gets the same lease
-//!   ([`SqliteStore::try_acquire_with_id`]); a retried release gets the first answer.
+//!   ([`SqliteStore::try_acquire_with_id`]); a retried release gets the first answer while the
+//!   lease is still the resource's last.
+//! - **A lease belongs to its database**: a lease of another database file (or of this path
+//!   before the file was deleted and created again) is refused with [`Error::ForeignLease`], and a
+//!   new database's tokens start above its creation instant in microseconds, so a re-created
+//!   file does not reissue its predecessor's tokens.
 //! - With [`Durability::Full`] (the default) a grant is on stable storage before it is returned.
 //!
 //! # Assumptions
 //!
-//! - Every store of a database reads the **same clock** ([`SystemClock`]: the host's wall clock,
+//! - Every store of a database reads the **same clock** ([`SystemClock`](leasehold_contract::SystemClock): the host's wall clock,
 //!   so all users are on one host — SQLite's file locking does not work over network file
 //!   systems anyway). `now` is read once per statement, when the statement is about to run: a
 //!   statement never waits for SQLite's write lock holding an older reading (the store waits
 //!   between attempts and reads the clock again), so each is judged, and each lease stamped, at
 //!   the moment it runs.
-//! - A holder stops relying on its lease before `expires_at` by its own reckoning and passes its
-//!   fencing token to whatever it protects. For data in the same database,
+//! - A holder stops relying on its lease at its [`Lease::deadline`] (its own clock: the request's
+//!   send time plus the ttl, less a drift margin) and passes its fencing token to whatever it
+//!   protects. For data in the same database,
 //!   [`SqliteStore::with_fence`] does the token check inside the writing transaction.
 //!
 //! # Example
@@ -66,41 +72,49 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! See `README.md` of this crate for the statements, the durability and clock choices and the
-//! error table, and `docs/sqlite.md` in the repository for the atomicity argument.
+//! The store implements [`LockStore`] from `leasehold-contract`, the contract every leasehold
+//! store keeps; its methods are also the store's own, so no import is needed. See `README.md` of
+//! this crate for the statements, the durability and clock choices and the error table, and
+//! `docs/sqlite.md` in the repository for the atomicity argument.
+//!
+//! # Features
+//!
+//! - `bundled` (default): compile SQLite into the crate.
+//! - `test-util`: test hooks — the statement `Seam`, `ManualClock`, and `Audit` (every row
+//!   as the core's `LockTable`) — as tokio's `test-util` does for its clock.
 #![forbid(unsafe_code)]
 
-mod busy;
-mod clock;
+mod acquire;
+mod admin;
+mod contract;
 mod error;
 mod fence;
-mod ops;
+mod lock_wait;
 mod options;
-mod outcome;
+mod read;
+mod release;
+mod renew;
 mod row;
-mod schema;
 mod seam;
-mod sql;
+mod setup;
 mod store;
-mod turns;
-mod wait;
+mod write;
 
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{ClockError, Error};
-pub use leasehold_core::{FencingToken, LostReason, RequestId, Timestamp};
+pub use error::Error;
+pub use leasehold_contract::{
+    Acquire, Clock, ClockError, ErrorKind, Evict, Fenced, Holder, Lease, LockStore, Lost, Release,
+    Renew, StoreError, StoreId, SystemClock,
+};
+pub use leasehold_core::{
+    DecideError, FencingToken, LostReason, NameError, Owner, RequestId, ResourceName, Timestamp,
+    TtlError,
+};
 pub use options::{Durability, Options};
-pub use outcome::{Acquire, Evict, Fenced, Holder, Lease, Lost, Release, Renew};
-pub use seam::{Direct, Seam, Statement};
 pub use store::SqliteStore;
 
-/// A fresh request id: 128 bits from the operating system's random source. Use one per acquire
-/// attempt, and the same one again only to retry that attempt after a lost reply.
-///
-/// # Errors
-///
-/// [`Error::Random`] when the random source fails.
-pub fn new_request_id() -> Result<RequestId, Error> {
-    let mut bytes = [0_u8; 16];
-    getrandom::fill(&mut bytes).map_err(Error::Random)?;
-    Ok(RequestId::from_bytes(bytes))
-}
+#[cfg(feature = "test-util")]
+pub use leasehold_contract::{Audit, ManualClock};
+#[cfg(feature = "test-util")]
+pub use leasehold_core::{LeaseRecord, LockTable};
+#[cfg(feature = "test-util")]
+pub use seam::{Direct, Seam, Statement};

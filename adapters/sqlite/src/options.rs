@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock::{Clock, SystemClock};
+use leasehold_contract::{Clock, SystemClock};
+
 use crate::seam::{Direct, Seam};
 
 /// How soon a committed change is safe from an operating-system crash or power loss.
@@ -81,7 +82,8 @@ impl<S: Seam> Options<S> {
     }
 
     /// How long a statement waits for another connection's write lock before failing with
-    /// [`Error::Busy`](crate::Error::Busy).
+    /// [`Error::Busy`](crate::Error::Busy). `Duration::MAX` (or any timeout too long to add to
+    /// the current instant) waits for as long as it takes.
     #[must_use]
     pub fn busy_timeout(mut self, timeout: Duration) -> Self {
         self.busy_timeout = timeout;
@@ -102,7 +104,9 @@ impl<S: Seam> Options<S> {
         self
     }
 
-    /// Runs every statement through `seam` (for tests: counting, scheduling, fault injection).
+    /// Runs every statement through `seam` (for tests: counting, scheduling, fault injection;
+    /// feature `test-util`).
+    #[cfg(feature = "test-util")]
     #[must_use]
     pub fn seam<S2: Seam>(self, seam: S2) -> Options<S2> {
         Options {

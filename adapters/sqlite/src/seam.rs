@@ -2,9 +2,9 @@
 //!
 //! Production code uses [`Direct`], which the compiler inlines away. Tests put their own [`Seam`]
 //! there to count statements, to give loom or shuttle a scheduling point between statements, or
-//! to inject faults (for example a reply lost after its statement committed).
-
-use crate::sql;
+//! to inject faults (for example a reply lost after its statement committed). The seam is a test
+//! hook: it is part of the public API only with the `test-util` feature.
+#![cfg_attr(not(feature = "test-util"), allow(unreachable_pub, dead_code))]
 
 /// Which statement a [`Seam`] is asked to run.
 #[non_exhaustive]
@@ -24,7 +24,7 @@ pub enum Statement {
     ReadLock,
     /// A read of every valid lease.
     ListLocks,
-    /// A read of every stored row and of the pruned high-water mark, for audits.
+    /// A read of every stored row and of the high-water mark, for audits (feature `test-util`).
     ReadRecords,
     /// A whole fenced transaction, `BEGIN IMMEDIATE` to `COMMIT` (see
     /// [`SqliteStore::with_fence`](crate::SqliteStore::with_fence)).
@@ -63,19 +63,19 @@ impl Statement {
     /// use leasehold_sqlite::Statement;
     ///
     /// let acquire = Statement::Acquire.sql().expect("acquire is one statement");
-    /// assert!(acquire.starts_with("INSERT INTO leasehold_locks"));
+    /// assert!(acquire.starts_with("INSERT INTO main.leasehold_locks"));
     /// assert_eq!(Statement::Schema.sql(), None);
     /// ```
     #[must_use]
     pub fn sql(self) -> Option<&'static str> {
         Some(match self {
-            Self::Acquire => sql::ACQUIRE,
-            Self::Renew => sql::RENEW,
-            Self::Release => sql::RELEASE,
-            Self::Evict => sql::EVICT,
-            Self::Prune => sql::PRUNE,
-            Self::ReadLock => sql::READ_LOCK,
-            Self::ListLocks => sql::LIST_LOCKS,
+            Self::Acquire => crate::acquire::ACQUIRE,
+            Self::Renew => crate::renew::RENEW,
+            Self::Release => crate::release::RELEASE,
+            Self::Evict => crate::admin::EVICT,
+            Self::Prune => crate::admin::PRUNE,
+            Self::ReadLock => crate::read::READ_LOCK,
+            Self::ListLocks => crate::read::LIST_LOCKS,
             Self::ReadRecords | Self::FencedTransaction | Self::Schema => return None,
         })
     }

@@ -2,21 +2,18 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use leasehold_contract::wait::Turns;
+use leasehold_contract::{Clock, Lease, RequestIds, StoreId};
 use leasehold_core::{DecideError, RequestId, Timestamp, check_clock};
-use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-use crate::busy;
-use crate::clock::Clock;
 use crate::error::Error;
-use crate::options::{Durability, Options};
-use crate::schema::{self, Found};
+use crate::lock_wait::LockWait;
+use crate::options::Options;
 use crate::seam::{Direct, Seam, Statement};
-use crate::sql;
-use crate::turns::Turns;
 
 /// The oldest SQLite that has everything the schema and statements use: `STRICT` tables (3.37;
 /// `RETURNING` needs 3.35).
@@ -25,6 +22,9 @@ const MIN_SQLITE: i32 = 3_037_000;
 /// SQLite's extended result code for a value of the wrong type in a `STRICT` column. The acquire
 /// statement gets it when `token + 1` passes `i64::MAX` and SQLite makes the sum a REAL.
 const SQLITE_CONSTRAINT_DATATYPE: i32 = 3091;
+/// SQLite's extended result code for `RAISE(ABORT, …)` in a trigger: the acquire statement gets
+/// it from the guard that refuses a new row's token at or below the high-water mark.
+const SQLITE_CONSTRAINT_TRIGGER: i32 = 1811;
 
 /// A lock store in one SQLite database. See the [crate documentation](crate) for what it
 /// guarantees.
@@ -39,29 +39,8 @@ pub struct SqliteStore<S: Seam = Direct> {
     path: PathBuf,
     busy_timeout: Duration,
     request_ids: RequestIds,
+    store_id: StoreId,
     pub(crate) turns: Turns,
-}
-
-/// Request ids for this store's acquires: a random 64-bit prefix drawn once per store, then a
-/// counter. Unique within the store, and across stores unless two draw the same prefix (one
-/// chance in 2^64 per pair); one system call per store instead of one per acquire.
-struct RequestIds {
-    prefix: u64,
-    next: AtomicU64,
-}
-
-impl RequestIds {
-    fn new() -> Result<Self, Error> {
-        Ok(Self {
-            prefix: getrandom::u64().map_err(Error::Random)?,
-            next: AtomicU64::new(0),
-        })
-    }
-
-    fn next(&self) -> RequestId {
-        let counter = self.next.fetch_add(1, Ordering::Relaxed);
-        RequestId::from_u128((u128::from(self.prefix) << 64) | u128::from(counter))
-    }
 }
 
 // The store is shared between threads; this fails to compile if a field ever stops allowing it.
@@ -76,10 +55,11 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// [`Error::NotADatabase`], [`Error::SchemaTooNew`], [`Error::SchemaMismatch`],
-    /// [`Error::ReadOnly`], [`Error::Busy`], [`Error::SqliteTooOld`], [`Error::Random`] (the
-    /// operating system's random source, read once per store for its request ids) or
-    /// [`Error::Sqlite`]; the file is left as it was in each case except the last.
+    /// [`Error::NotADatabase`], [`Error::Corrupt`], [`Error::SchemaTooNew`],
+    /// [`Error::SchemaMismatch`], [`Error::UnsafeSetting`], [`Error::ReadOnly`],
+    /// [`Error::CannotOpen`], [`Error::Busy`], [`Error::SqliteTooOld`], [`Error::Random`] or
+    /// [`Error::Sqlite`]. The file is left as it was, except that a database this build can use
+    /// is switched to WAL mode first.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         Self::open_with(path, Options::new())
     }
@@ -95,7 +75,10 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// As [`SqliteStore::open`].
+    /// [`Error::InTransaction`] when the connection is inside a transaction, and
+    /// [`Error::UnsafeSetting`] when it has a setting that would break the store's promises
+    /// (triggers disabled, `CHECK` constraints ignored, built-in functions replaced, `TEMP`
+    /// objects named like leasehold's, no rollback journal); otherwise as [`SqliteStore::open`].
     pub fn from_connection(conn: Connection) -> Result<Self, Error> {
         Self::from_connection_with(conn, Options::new())
     }
@@ -114,10 +97,8 @@ impl<S: Seam> SqliteStore<S> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
-        let durability = options.durability;
-        let store = Self::new(conn, options, path.to_path_buf())?;
-        store.prepare(Some(durability))?;
-        Ok(store)
+        let durability = Some(options.durability);
+        Self::new(conn, options, path.to_path_buf(), durability)
     }
 
     /// Uses an application's own connection with `options`; see
@@ -125,56 +106,64 @@ impl<S: Seam> SqliteStore<S> {
     ///
     /// # Errors
     ///
-    /// As [`SqliteStore::open`].
+    /// As [`SqliteStore::from_connection`].
     pub fn from_connection_with(conn: Connection, options: Options<S>) -> Result<Self, Error> {
         check_sqlite_version()?;
         let path = PathBuf::from(conn.path().unwrap_or_default());
-        let store = Self::new(conn, options, path)?;
-        store.prepare(None)?;
-        Ok(store)
+        Self::new(conn, options, path, None)
     }
 
-    fn new(conn: Connection, options: Options<S>, path: PathBuf) -> Result<Self, Error> {
+    fn new(
+        conn: Connection,
+        options: Options<S>,
+        path: PathBuf,
+        durability: Option<crate::Durability>,
+    ) -> Result<Self, Error> {
         // No busy handler: a statement that cannot take the write lock fails at once, having done
-        // nothing, and the store waits and retries with a fresh clock reading (see `busy`).
+        // nothing, and the store waits and retries with a fresh clock reading (see `lock_wait`).
         conn.busy_timeout(Duration::ZERO)?;
-        Ok(Self {
+        let mut store = Self {
             conn: Mutex::new(conn),
             clock: options.clock,
             seam: options.seam,
             path,
             busy_timeout: options.busy_timeout,
-            request_ids: RequestIds::new()?,
+            request_ids: RequestIds::new().map_err(Error::Random)?,
+            // Set from the database below, before anyone can see the store.
+            store_id: StoreId::from_u64(0),
             turns: Turns::default(),
-        })
+        };
+        store.store_id = store.prepare(durability)?;
+        Ok(store)
     }
 
-    /// Checks the database and creates the schema if needed, reading before anything is written
-    /// so that a database this build must refuse is left untouched.
-    fn prepare(&self, durability: Option<Durability>) -> Result<(), Error> {
-        if self.run(Statement::Schema, |c| c.is_readonly(MAIN_DB))? {
-            return Err(Error::ReadOnly);
-        }
-        let found = schema::check(&self.run(Statement::Schema, |c| schema::inspect(c))?)?;
-        if let Some(durability) = durability {
-            let synchronous = match durability {
-                Durability::Full => "FULL",
-                Durability::Relaxed => "NORMAL",
-            };
-            self.run(Statement::Schema, |c| sql::set_durability(c, synchronous))?;
-        }
-        if found == Found::Absent {
-            schema::check(&self.run(Statement::Schema, schema::create)?)?;
-        }
-        Ok(())
+    /// This database's identity, carried by every lease it grants (see
+    /// [`StoreId`](leasehold_contract::StoreId)).
+    #[must_use]
+    pub fn store_id(&self) -> StoreId {
+        self.store_id
     }
 
-    /// A request id for a new acquire attempt of this store.
-    pub(crate) fn next_request_id(&self) -> RequestId {
+    /// A fresh request id for an acquire attempt of this store: use it with
+    /// [`try_acquire_with_id`](SqliteStore::try_acquire_with_id), and again only to retry that
+    /// attempt after a lost reply.
+    #[must_use]
+    pub fn new_request_id(&self) -> RequestId {
         self.request_ids.next()
     }
 
-    /// The store's clock reading for one statement, checked by the core.
+    /// Refuses a lease another store granted.
+    pub(crate) fn check_own(&self, lease: &Lease) -> Result<(), Error> {
+        if lease.store_id() == self.store_id {
+            return Ok(());
+        }
+        Err(Error::ForeignLease {
+            lease: lease.store_id(),
+            store: self.store_id,
+        })
+    }
+
+    /// The store's clock reading, checked by the core.
     pub(crate) fn now(&self) -> Result<Timestamp, Error> {
         let now = self.clock.now()?;
         check_clock(now)?;
@@ -182,7 +171,7 @@ impl<S: Seam> SqliteStore<S> {
     }
 
     /// Runs one statement through the seam: with [`SqliteStore::run_now`], the only way this
-    /// crate touches the database.
+    /// crate touches the database after opening it.
     pub(crate) fn run<T>(
         &self,
         statement: Statement,
@@ -195,8 +184,8 @@ impl<S: Seam> SqliteStore<S> {
     /// immediately before SQLite runs the statement, which never waits for a lock. When another
     /// connection holds the write lock the attempt does nothing; the store waits and tries again
     /// with a new reading. So a statement is judged, and its lease stamped, at the moment it runs.
-    /// `f` may refuse the reading (an expiry past `Timestamp::MAX`) with an [`Error`], which is
-    /// returned as it is.
+    /// `f` may refuse the reading (an expiry past `Timestamp::MAX`) with an [`Error`] before it
+    /// sends anything; that error is returned as it is.
     pub(crate) fn run_now<T>(
         &self,
         statement: Statement,
@@ -214,37 +203,26 @@ impl<S: Seam> SqliteStore<S> {
         statement: Statement,
         mut attempt: impl FnMut(&mut Connection) -> rusqlite::Result<Result<T, Error>>,
     ) -> Result<T, Error> {
-        let mut wait = busy::Wait::new(self.busy_timeout);
+        let mut wait = LockWait::new(self.busy_timeout);
         loop {
             match self.seam.run(statement, || attempt(&mut self.lock())) {
                 Ok(result) => return result,
                 Err(e) if is_busy(&e) && wait.pause() => {}
-                Err(e) => return Err(self.error(statement, e)),
+                Err(e) => return Err(classify(&self.path, statement, e)),
             }
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    /// A wait for the write lock with this store's busy timeout.
+    pub(crate) fn lock_wait(&self) -> LockWait {
+        LockWait::new(self.busy_timeout)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while the lock was held (only possible inside a `with_fence` closure) unwound
-        // through a `rusqlite::Transaction`, whose drop rolled it back: the connection is back in
+        // through the fenced transaction, which then rolled back: the connection is back in
         // autocommit mode with nothing pending, so it is safe to keep using.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn error(&self, statement: Statement, e: rusqlite::Error) -> Error {
-        let extended = match &e {
-            rusqlite::Error::SqliteFailure(failure, _) => Some(failure.extended_code),
-            _ => None,
-        };
-        match (e.sqlite_error_code(), extended) {
-            (Some(ErrorCode::NotADatabase), _) => Error::NotADatabase {
-                path: self.path.clone(),
-            },
-            (_, Some(SQLITE_CONSTRAINT_DATATYPE)) if statement == Statement::Acquire => {
-                Error::Rejected(DecideError::TokensExhausted)
-            }
-            _ => Error::from(e),
-        }
     }
 }
 
@@ -252,13 +230,36 @@ impl<S: Seam> fmt::Debug for SqliteStore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
+            .field("store_id", &self.store_id)
             .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
 }
 
-fn is_busy(e: &rusqlite::Error) -> bool {
-    e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// The one mapping from an SQLite failure of `statement` to the store's [`Error`].
+fn classify(path: &Path, statement: Statement, e: rusqlite::Error) -> Error {
+    let extended = match &e {
+        rusqlite::Error::SqliteFailure(failure, _) => Some(failure.extended_code),
+        _ => None,
+    };
+    match (e.sqlite_error_code(), extended) {
+        (Some(ErrorCode::NotADatabase), _) => Error::NotADatabase {
+            path: path.to_path_buf(),
+        },
+        (_, Some(SQLITE_CONSTRAINT_DATATYPE | SQLITE_CONSTRAINT_TRIGGER))
+            if statement == Statement::Acquire =>
+        {
+            Error::Rejected(DecideError::TokensExhausted)
+        }
+        _ => Error::from(e),
+    }
 }
 
 fn check_sqlite_version() -> Result<(), Error> {
@@ -299,28 +300,4 @@ fn directory_is_read_only(path: &Path) -> bool {
         _ => Path::new("."),
     };
     std::fs::metadata(directory).is_ok_and(|m| m.permissions().readonly())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::RequestIds;
-
-    #[test]
-    fn request_ids_never_repeat_within_a_store_and_differ_between_stores() {
-        let first = RequestIds::new().expect("random source");
-        let second = RequestIds::new().expect("random source");
-        let ids: Vec<_> = (0..1_000).map(|_| first.next()).collect();
-        let mut unique = ids.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        assert_eq!(unique.len(), ids.len(), "a store repeated a request id");
-        assert_ne!(
-            first.prefix, second.prefix,
-            "two stores drew the same prefix"
-        );
-        assert!(
-            !ids.contains(&second.next()),
-            "two stores issued the same id"
-        );
-    }
 }

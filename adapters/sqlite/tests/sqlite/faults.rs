@@ -1,125 +1,30 @@
 //! Bad input and faults: each gets a typed error, and each leaves the database as it was.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use leasehold_core::{DecideError, NameError, NameKind, TtlError};
-use leasehold_sqlite::{Acquire, Durability, Error, ManualClock, Options, SqliteStore, Timestamp};
+use leasehold_sqlite::{
+    Acquire, Durability, Error, Fenced, ManualClock, Options, SqliteStore, Timestamp,
+};
 use rusqlite::Connection;
 
-use super::support::{CountingSeam, ms, store_at, store_with_seam};
-
-/// Every file in `dir` with its bytes: "nothing touched" means this is unchanged.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("readable dir")
-        .map(|entry| entry.expect("entry").path())
-        .filter(|path| path.is_file())
-        .map(|path| {
-            let bytes = std::fs::read(&path).expect("readable file");
-            (path, bytes)
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-/// A closed database at `dir/locks.db` with the leasehold schema and one granted lease.
-fn existing_database(dir: &Path) -> PathBuf {
-    let path = dir.join("locks.db");
-    let store = SqliteStore::open(&path).expect("created");
-    assert!(matches!(
-        store.try_acquire("r", "o", ms(60_000)),
-        Ok(Acquire::Granted(_))
-    ));
-    path
-}
-
-#[test]
-fn a_file_that_is_not_a_database_is_refused_untouched() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("notes.txt");
-    let bytes: Vec<u8> = (0..8_192_u32).map(|i| (i * 7 % 251) as u8).collect();
-    std::fs::write(&path, &bytes).expect("written");
-    let before = snapshot(dir.path());
-    let result = SqliteStore::open(&path);
-    assert!(
-        matches!(&result, Err(Error::NotADatabase { path: p }) if *p == path),
-        "{result:?}"
-    );
-    drop(result);
-    assert_eq!(
-        snapshot(dir.path()),
-        before,
-        "the file changed, or -wal/-shm appeared"
-    );
-}
-
-#[test]
-fn a_newer_schema_version_is_refused_untouched() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = existing_database(dir.path());
-    let conn = Connection::open(&path).expect("raw");
-    conn.execute(
-        "UPDATE leasehold_meta SET value = 2 WHERE key = 'schema_version'",
-        [],
-    )
-    .expect("bumped");
-    drop(conn);
-    let before = snapshot(dir.path());
-    let result = SqliteStore::open(&path);
-    assert!(
-        matches!(
-            result,
-            Err(Error::SchemaTooNew {
-                found: 2,
-                supported: 1
-            })
-        ),
-        "{result:?}"
-    );
-    assert_eq!(snapshot(dir.path()), before);
-}
-
-#[test]
-fn a_leasehold_table_of_another_shape_is_refused_untouched() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("app.db");
-    let conn = Connection::open(&path).expect("raw");
-    // The shape of the lock table in the bug report: text timestamps, no token.
-    conn.execute_batch(
-        "CREATE TABLE leasehold_locks (resource TEXT PRIMARY KEY, owner TEXT, expires TEXT);
-         INSERT INTO leasehold_locks VALUES ('plan/42', 'worker-a', '2026-04-10T19:04:33Z');",
-    )
-    .expect("app schema");
-    drop(conn);
-    let before = snapshot(dir.path());
-    let result = SqliteStore::open(&path);
-    let Err(Error::SchemaMismatch { object, found }) = result else {
-        panic!("expected a schema mismatch, got {result:?}");
-    };
-    assert_eq!(object, "leasehold_locks");
-    assert!(found.is_some_and(|sql| sql.contains("expires TEXT")));
-    assert_eq!(snapshot(dir.path()), before);
-}
+use super::support::{
+    CountingSeam, granted, is_root, ms, raw, row_count, rows, store_at, store_with_seam,
+};
 
 #[test]
 fn the_database_busy_past_the_timeout_is_a_distinct_error_with_no_effect() {
     let fixture = store_at(1_000, Durability::Full);
-    let lease = match fixture.store.try_acquire("r", "a", ms(1_000)) {
-        Ok(Acquire::Granted(lease)) => lease,
-        other => panic!("{other:?}"),
-    };
+    let lease = granted(fixture.store.try_acquire("r", "a", ms(1_000)));
     let options = Options::new()
         .busy_timeout(Duration::from_millis(50))
         .clock(fixture.clock.clone());
     let store = SqliteStore::open_with(&fixture.path, options).expect("second store");
-    let rows_before = store.records().expect("rows");
+    let rows_before = rows(&store);
 
-    let blocker = Connection::open(&fixture.path).expect("blocker");
+    let blocker = raw(&fixture.path);
     blocker
         .execute_batch("BEGIN IMMEDIATE")
         .expect("write lock held");
@@ -139,13 +44,9 @@ fn the_database_busy_past_the_timeout_is_a_distinct_error_with_no_effect() {
     let fenced = store.with_fence(&lease, |_| Ok::<_, Error>(()));
     assert!(matches!(fenced, Err(Error::Busy)));
     // Reads do not wait for the writer in WAL mode.
-    assert_eq!(store.records().expect("rows"), rows_before);
+    assert_eq!(rows(&store), rows_before);
     blocker.execute_batch("ROLLBACK").expect("released");
-    assert_eq!(
-        store.records().expect("rows"),
-        rows_before,
-        "no partial effect"
-    );
+    assert_eq!(rows(&store), rows_before, "no partial effect");
 }
 
 #[test]
@@ -182,15 +83,28 @@ fn invalid_names_and_ttls_get_the_core_errors_and_send_no_statement() {
             store.try_acquire("r", "a", Duration::MAX),
             Error::InvalidTtl(TtlError::TooLong),
         ),
+        (
+            store.acquire_for("r", "a", Duration::ZERO, ms(10)),
+            Error::InvalidTtl(TtlError::Zero),
+        ),
     ];
     for (result, expected) in cases {
         let error = result.expect_err("refused");
         assert_eq!(error.to_string(), expected.to_string());
     }
+    let token = leasehold_sqlite::FencingToken::FIRST;
     assert!(matches!(store.holder(""), Err(Error::InvalidName(_))));
     assert!(matches!(store.evict("a\u{7f}"), Err(Error::InvalidName(_))));
+    assert!(matches!(
+        store.release_by_token("", token),
+        Err(Error::InvalidName(_))
+    ));
+    assert!(matches!(
+        store.renew_by_token("r", token, Duration::ZERO),
+        Err(Error::InvalidTtl(_))
+    ));
     assert_eq!(seam.take(), [], "refused input reached the database");
-    assert!(store.records().expect("rows").is_empty());
+    assert_eq!(row_count(store), 0);
 }
 
 #[test]
@@ -209,31 +123,31 @@ fn unstorable_times_are_refused_by_the_core_rules() {
         out_of_range,
         Err(Error::Rejected(DecideError::ClockOutOfRange { .. }))
     ));
-    assert!(matches!(store.list(), Err(Error::Rejected(_))));
-    assert!(store.records().expect("rows").is_empty());
+    assert!(matches!(store.holders(), Err(Error::Rejected(_))));
+    assert_eq!(row_count(store), 0);
 }
 
 #[test]
 fn tokens_exhausted_is_refused_and_changes_nothing() {
     let fixture = store_at(1_000, Durability::Full);
-    let conn = Connection::open(&fixture.path).expect("raw");
+    let conn = raw(&fixture.path);
     conn.execute(
         "INSERT INTO leasehold_locks VALUES ('spent', 'o', 9223372036854775807, zeroblob(16), 0, 10, 1)",
         [],
     )
     .expect("seeded");
-    let before = fixture.store.records().expect("rows");
+    let before = rows(&fixture.store);
     let result = fixture.store.try_acquire("spent", "a", ms(10));
     assert!(
         matches!(result, Err(Error::Rejected(DecideError::TokensExhausted))),
         "{result:?}"
     );
-    assert_eq!(fixture.store.records().expect("rows"), before);
+    assert_eq!(rows(&fixture.store), before);
 
-    // The same through the pruned high-water mark, for a resource with no row.
+    // The same through the high-water mark, for a resource with no row.
     conn.execute("DELETE FROM leasehold_locks", [])
         .expect("deleted by hand");
-    let mark = fixture.store.pruned_high_water().expect("mark");
+    let mark = rows(&fixture.store).pruned_high_water();
     assert_eq!(
         mark.map(leasehold_core::FencingToken::get),
         Some(i64::MAX.unsigned_abs()),
@@ -244,7 +158,208 @@ fn tokens_exhausted_is_refused_and_changes_nothing() {
         matches!(result, Err(Error::Rejected(DecideError::TokensExhausted))),
         "{result:?}"
     );
-    assert!(fixture.store.records().expect("rows").is_empty());
+    assert_eq!(row_count(&fixture.store), 0);
+}
+
+/// The audit's sixth setup: with the high-water mark at `i64::MAX`, a resource that *has* a row
+/// with a small token continues from its own token, as the core says — the store used to refuse
+/// it, because the insert's `VALUES` overflowed before the conflict was found.
+#[test]
+fn a_recorded_resource_is_granted_even_with_the_mark_at_the_limit() {
+    use leasehold_core::{AcquireOutcome, Outcome, Owner, Request, Ttl};
+
+    let fixture = store_at(1_000, Durability::Full);
+    let first = granted(fixture.store.try_acquire("r", "a", ms(10)));
+    raw(&fixture.path)
+        .execute(
+            "UPDATE leasehold_meta SET value = 9223372036854775807 WHERE key = 'pruned_high_water'",
+            [],
+        )
+        .expect("the mark at the limit");
+    fixture.clock.advance(ms(10));
+    // The core, on the very state the store holds, grants the next token of the resource.
+    let mut reference = rows(&fixture.store);
+    let id = fixture.store.new_request_id();
+    let request = Request::Acquire {
+        owner: Owner::new("b").expect("valid"),
+        request_id: id,
+        ttl: Ttl::from_millis(10).expect("non-zero"),
+    };
+    let expected = reference.apply(first.resource(), &request, Timestamp::from_millis(1_010));
+    let Ok(Outcome::Acquire(AcquireOutcome::Granted(grant))) = expected else {
+        panic!("the core refuses: {expected:?}");
+    };
+    let next = granted(fixture.store.try_acquire_with_id("r", "b", ms(10), id));
+    assert_eq!(next.token(), grant.token);
+    assert_eq!(next.token().get(), first.token().get() + 1);
+    assert_eq!(rows(&fixture.store), reference);
+}
+
+/// The store waits for a write lock held for less than the busy timeout, and the statement then
+/// runs: a short hold is waited out, not reported.
+#[test]
+fn a_write_lock_held_for_less_than_the_busy_timeout_is_waited_out() {
+    let fixture = store_at(1_000, Durability::Full);
+    let blocker = raw(&fixture.path);
+    blocker
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("write lock held");
+    let hold = Duration::from_millis(40);
+    let started = Instant::now();
+    let acquired = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| fixture.store.try_acquire("r", "a", ms(1_000)));
+        std::thread::sleep(hold);
+        blocker.execute_batch("COMMIT").expect("released");
+        waiter.join().expect("no panic")
+    });
+    assert!(matches!(acquired, Ok(Acquire::Granted(_))), "{acquired:?}");
+    assert!(started.elapsed() >= hold, "the acquire waited for the lock");
+}
+
+/// An application's rollback-journal database, with a reader that holds a read transaction: a
+/// writer can take the write lock but cannot commit until the reader finishes. Statements and
+/// fenced transactions wait for it up to the busy timeout; past it, nothing is changed.
+#[test]
+fn a_rollback_journal_database_with_a_long_reader_is_waited_out_or_left_unchanged() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("app.db");
+    let clock = ManualClock::new(Timestamp::from_millis(1_000));
+    let options = Options::new()
+        .clock(clock)
+        .busy_timeout(Duration::from_millis(150));
+    let store = SqliteStore::from_connection_with(raw(&path), options).expect("store");
+    let lease = granted(store.try_acquire("r", "a", ms(60_000)));
+    let mode: String = raw(&path)
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "delete", "the application's journal mode is kept");
+
+    let reader = raw(&path);
+    reader
+        .execute_batch("BEGIN; SELECT count(*) FROM leasehold_locks;")
+        .expect("a read transaction");
+    let before = rows(&store);
+    let busy = store.try_acquire("s", "b", ms(60_000));
+    assert!(matches!(busy, Err(Error::Busy)), "{busy:?}");
+    let fenced = store.with_fence(&lease, |tx| {
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS work (step TEXT)")?;
+        Ok::<_, Error>(())
+    });
+    assert!(matches!(fenced, Err(Error::Busy)), "{fenced:?}");
+    assert_eq!(rows(&store), before, "nothing changed past the timeout");
+
+    // A reader that finishes within the timeout is waited out, by a statement and by a fence.
+    drop(reader);
+    let read_briefly = || {
+        let reader = raw(&path);
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM leasehold_locks;")
+            .expect("a read transaction");
+        move || {
+            std::thread::sleep(Duration::from_millis(40));
+            reader.execute_batch("COMMIT").expect("reader done");
+        }
+    };
+    let done = std::thread::scope(|scope| {
+        scope.spawn(read_briefly());
+        store.try_acquire("s", "b", ms(60_000))
+    });
+    assert!(matches!(done, Ok(Acquire::Granted(_))), "{done:?}");
+    let fenced = std::thread::scope(|scope| {
+        scope.spawn(read_briefly());
+        store.with_fence(&lease, |tx| {
+            tx.execute_batch("CREATE TABLE work (step TEXT); INSERT INTO work VALUES ('1');")?;
+            Ok::<_, Error>(())
+        })
+    });
+    assert!(matches!(fenced, Ok(Fenced::Committed(()))), "{fenced:?}");
+    let steps: i64 = raw(&path)
+        .query_row("SELECT count(*) FROM work", [], |r| r.get(0))
+        .expect("the fenced write committed");
+    assert_eq!(steps, 1);
+}
+
+#[test]
+fn a_fenced_closure_that_ends_the_transaction_itself_is_reported() {
+    let fixture = store_at(1_000, Durability::Full);
+    let lease = granted(fixture.store.try_acquire("r", "a", ms(60_000)));
+    let ended = fixture.store.with_fence(&lease, |tx| {
+        tx.execute_batch("COMMIT")?;
+        Ok::<_, Error>(())
+    });
+    assert!(matches!(ended, Err(Error::FenceEnded)), "{ended:?}");
+    // The store's connection is usable afterwards.
+    assert!(fixture.store.holder("r").expect("read").is_some());
+    granted(fixture.store.try_acquire("s", "a", ms(10)));
+}
+
+/// A small file system, mounted for the test. Needs root (CI runs as root).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<Self> {
+        if !is_root() {
+            eprintln!("skipped: mounting a small file system needs root (CI runs as root)");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("mount point");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "mounting a tmpfs as root failed");
+        Some(Self { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_typed_error_and_loses_nothing_committed() {
+    let Some(disk) = SmallDisk::mount("2m") else {
+        return;
+    };
+    let path = disk.path().join("locks.db");
+    let clock = ManualClock::new(Timestamp::from_millis(1_000));
+    let options = || {
+        Options::new()
+            .clock(clock.clone())
+            .durability(Durability::Relaxed)
+    };
+    let store = SqliteStore::open_with(&path, options()).expect("store");
+    let filler = "f".repeat(200);
+    let mut granted_count = 0_u32;
+    let error = loop {
+        let name = format!("{granted_count:05}-{filler}");
+        match store.try_acquire(&name, &filler, ms(60_000)) {
+            Ok(Acquire::Granted(_)) => granted_count += 1,
+            Ok(other) => panic!("a fresh resource is free: {other:?}"),
+            Err(e) => break e,
+        }
+        assert!(granted_count < 100_000, "the disk never filled");
+    };
+    assert!(matches!(error, Error::StorageFull(_)), "{error:?}");
+    assert!(granted_count > 50, "only {granted_count} grants fit");
+    // Everything granted before is there, and nothing of the failed grant.
+    let table = rows(&store);
+    assert_eq!(table.records().count(), usize::try_from(granted_count).expect("small"));
+    let failed = format!("{granted_count:05}-{filler}");
+    assert!(store.holder(&failed).expect("reads work").is_none());
+    // A new store on the full disk still opens and reads every lease.
+    drop(store);
+    let again = SqliteStore::open_with(&path, options()).expect("reopened on a full disk");
+    assert_eq!(again.holders().expect("read").len(), usize::try_from(granted_count).expect("small"));
 }
 
 #[test]
@@ -261,13 +376,10 @@ fn from_connection_keeps_the_application_tables_and_settings() {
     let clock = ManualClock::new(Timestamp::from_millis(1_000));
     let store =
         SqliteStore::from_connection_with(conn, Options::new().clock(clock)).expect("store");
-    assert!(matches!(
-        store.try_acquire("plans/1", "a", ms(10)),
-        Ok(Acquire::Granted(_))
-    ));
+    granted(store.try_acquire("plans/1", "a", ms(10)));
     drop(store);
 
-    let conn = Connection::open(&path).expect("app again");
+    let conn = raw(&path);
     let user_version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("v");
@@ -285,149 +397,3 @@ fn from_connection_keeps_the_application_tables_and_settings() {
     assert!(SqliteStore::from_connection(conn).is_ok());
 }
 
-#[test]
-fn concurrent_openers_of_a_new_file_all_succeed() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = Arc::new(dir.path().join("new.db"));
-    let barrier = Arc::new(Barrier::new(8));
-    let openers: Vec<_> = (0..8)
-        .map(|_| {
-            let (path, barrier) = (Arc::clone(&path), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                barrier.wait();
-                SqliteStore::open(path.as_path()).map(|_| ())
-            })
-        })
-        .collect();
-    for opener in openers {
-        let result = opener.join().expect("no panic");
-        assert!(result.is_ok(), "{result:?}");
-    }
-    let conn = Connection::open(path.as_path()).expect("raw");
-    let meta_rows: i64 = conn
-        .query_row("SELECT count(*) FROM leasehold_meta", [], |r| r.get(0))
-        .expect("count");
-    assert_eq!(meta_rows, 2, "the schema was created once");
-}
-
-// Read-only file and directory. Root ignores permission bits, so as root the checks run in a
-// child process (this test binary, copied where anyone can run it) as user `nobody`, via
-// util-linux `setpriv`. Without root they run in this process. They never skip.
-
-const CHILD_DIR: &str = "LEASEHOLD_READ_ONLY_DIR";
-
-fn is_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-    status
-        .lines()
-        .find(|line| line.starts_with("Uid:"))
-        .is_some_and(|line| line.split_whitespace().nth(1) == Some("0"))
-}
-
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-}
-
-/// Runs the check `name` on `dir` without privileges, in a child process when we are root.
-fn unprivileged(name: &str, dir: &Path, check: fn(&Path)) {
-    if !is_root() {
-        return check(dir);
-    }
-    let exe = dir.parent().expect("parent").join("leasehold-test-child");
-    std::fs::copy(std::env::current_exe().expect("test binary"), &exe).expect("copied");
-    chmod(&exe, 0o755);
-    let output = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&exe)
-        .args(["--exact", name, "--ignored", "--test-threads=1"])
-        .env(CHILD_DIR, dir)
-        .output()
-        .expect("setpriv runs (util-linux)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The directory handed to a child check; `None` when run by hand without a parent.
-fn child_dir() -> Option<PathBuf> {
-    std::env::var_os(CHILD_DIR).map(PathBuf::from)
-}
-
-fn expect_read_only(path: &Path) {
-    let dir = path.parent().expect("parent");
-    let before = snapshot(dir);
-    let result = SqliteStore::open(path);
-    assert!(matches!(result, Err(Error::ReadOnly)), "{result:?}");
-    drop(result);
-    assert_eq!(snapshot(dir), before, "something was written");
-}
-
-#[test]
-fn a_read_only_file_is_refused_untouched() {
-    let root = tempfile::tempdir().expect("temp dir");
-    chmod(root.path(), 0o755);
-    let dir = root.path().join("rw");
-    std::fs::create_dir(&dir).expect("dir");
-    let path = existing_database(&dir);
-    chmod(&path, 0o444);
-    chmod(&dir, 0o777); // only the file is read-only
-    unprivileged("faults::child_read_only_file", &dir, |dir| {
-        expect_read_only(&dir.join("locks.db"));
-    });
-}
-
-#[test]
-fn a_read_only_directory_is_refused_untouched() {
-    let root = tempfile::tempdir().expect("temp dir");
-    chmod(root.path(), 0o755);
-    let dir = root.path().join("ro");
-    std::fs::create_dir(&dir).expect("dir");
-    let path = existing_database(&dir);
-    chmod(&path, 0o666); // the file is writable; WAL's -shm and -wal cannot be created
-    chmod(&dir, 0o555);
-    unprivileged("faults::child_read_only_directory", &dir, |dir| {
-        expect_read_only(&dir.join("locks.db"));
-        expect_read_only(&dir.join("new.db"));
-    });
-}
-
-#[test]
-#[ignore = "run by a_read_only_file_is_refused_untouched in an unprivileged child"]
-fn child_read_only_file() {
-    if let Some(dir) = child_dir() {
-        expect_read_only(&dir.join("locks.db"));
-    }
-}
-
-#[test]
-#[ignore = "run by a_read_only_directory_is_refused_untouched in an unprivileged child"]
-fn child_read_only_directory() {
-    if let Some(dir) = child_dir() {
-        expect_read_only(&dir.join("locks.db"));
-        expect_read_only(&dir.join("new.db"));
-    }
-}
-
-/// The store waits for a write lock held for less than the busy timeout, and the statement then
-/// runs: a short hold is waited out, not reported.
-#[test]
-fn a_write_lock_held_for_less_than_the_busy_timeout_is_waited_out() {
-    let fixture = store_at(1_000, Durability::Full);
-    let blocker = Connection::open(&fixture.path).expect("blocker");
-    blocker
-        .execute_batch("BEGIN IMMEDIATE")
-        .expect("write lock held");
-    let hold = Duration::from_millis(40);
-    let started = Instant::now();
-    let acquired = std::thread::scope(|scope| {
-        let waiter = scope.spawn(|| fixture.store.try_acquire("r", "a", ms(1_000)));
-        std::thread::sleep(hold);
-        blocker.execute_batch("COMMIT").expect("released");
-        waiter.join().expect("no panic")
-    });
-    assert!(matches!(acquired, Ok(Acquire::Granted(_))), "{acquired:?}");
-    assert!(started.elapsed() >= hold, "the acquire waited for the lock");
-}

@@ -72,7 +72,8 @@ fn a_valid_lease_commits_its_writes() {
     let lease = acquire(&fixture, "worker-a", 100);
     let (result, ran) = write(&fixture, &lease);
     assert!(matches!(result, Ok(Fenced::Committed(()))) && ran);
-    assert_eq!(rows(&fixture), [("worker-a".to_owned(), 1)]);
+    let token = i64::try_from(lease.token().get()).expect("a stored token");
+    assert_eq!(rows(&fixture), [("worker-a".to_owned(), token)]);
 }
 
 #[test]
@@ -97,7 +98,10 @@ fn a_holder_paused_past_expiry_is_refused_after_someone_else_acquired() {
     assert!(!ran, "the closure must not run");
     assert_eq!(
         rows(&fixture),
-        [("worker-b".to_owned(), 2)],
+        [(
+            "worker-b".to_owned(),
+            i64::try_from(new.token().get()).expect("a stored token")
+        )],
         "only the new holder wrote"
     );
 }

@@ -2,12 +2,11 @@
 //! binary with one module per concern keeps link time down.
 
 mod checkpoints;
-mod conformance;
 mod faults;
+mod hostile;
 mod fence;
+mod open;
 mod replay;
 mod statements;
 mod support;
-mod threads;
-mod turns;
 mod waiting;

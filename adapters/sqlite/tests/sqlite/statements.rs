@@ -129,10 +129,12 @@ fn sqlite_sees_one_statement_and_one_commit_per_change_and_no_write_when_busy() 
     view.take();
 
     let lease = granted(store.try_acquire("r", "a", ms(100)).expect("acquire"));
-    let (sent, commits) = view.take();
+    let (mut sent, commits) = view.take();
+    // SQLite traces the token guard an insert fires as a `-- TRIGGER` comment: not a statement.
+    sent.retain(|sql| !sql.starts_with("-- "));
     assert_eq!((sent.len(), commits), (1, 1), "acquire: {sent:?}");
     assert!(
-        sent[0].starts_with("INSERT INTO leasehold_locks"),
+        sent[0].starts_with("INSERT INTO main.leasehold_locks"),
         "{sent:?}"
     );
 
@@ -217,8 +219,8 @@ fn statement_sql_is_the_text_sqlite_runs() {
         Ok(Renew::Renewed(_))
     ));
     sent(&[Statement::Renew], "renew");
-    assert_eq!(store.list().expect("list").len(), 1);
-    sent(&[Statement::ListLocks], "list");
+    assert_eq!(store.holders().expect("holders").len(), 1);
+    sent(&[Statement::ListLocks], "holders");
     assert_eq!(store.release(&lease).expect("release"), Release::Released);
     sent(&[Statement::Release], "release");
     assert!(matches!(store.evict("r"), Ok(Evict::NotHeld)));

@@ -71,3 +71,51 @@ impl Seam for CountingSeam {
         execute()
     }
 }
+
+/// A raw connection to the store's file, for setting up what a test needs by hand.
+pub(crate) fn raw(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).expect("a raw connection")
+}
+
+/// The lease in `outcome`, or a panic saying who held it.
+pub(crate) fn granted(outcome: Result<leasehold_sqlite::Acquire, leasehold_sqlite::Error>) -> leasehold_sqlite::Lease {
+    match outcome {
+        Ok(leasehold_sqlite::Acquire::Granted(lease)) => lease,
+        other => panic!("expected a grant, got {other:?}"),
+    }
+}
+
+/// The store's rows and high-water mark.
+pub(crate) fn rows<S: Seam>(store: &SqliteStore<S>) -> leasehold_sqlite::LockTable {
+    use leasehold_sqlite::Audit as _;
+    store.snapshot().expect("the store's rows")
+}
+
+/// How many rows the store keeps.
+pub(crate) fn row_count<S: Seam>(store: &SqliteStore<S>) -> usize {
+    rows(store).records().count()
+}
+
+/// Every file in `dir` with its bytes: "nothing touched" means this is unchanged.
+pub(crate) fn files(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("readable dir")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.is_file())
+        .map(|path| {
+            let bytes = std::fs::read(&path).expect("readable file");
+            (path, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Whether this process runs as root (CI does).
+pub(crate) fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
+    status
+        .lines()
+        .find(|line| line.starts_with("Uid:"))
+        .is_some_and(|line| line.split_whitespace().nth(1) == Some("0"))
+}

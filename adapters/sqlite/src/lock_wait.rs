@@ -1,4 +1,4 @@
-//! How an operation waits for another connection's write lock.
+//! [`LockWait`]: how an operation waits for another connection's write lock.
 //!
 //! SQLite's own busy handler waits *inside* a statement, after the store has bound the statement's
 //! `now`: a statement that waited would be judged, and its lease stamped, with a clock reading
@@ -26,23 +26,27 @@ const MAX_SLEEP: Duration = Duration::from_millis(1);
 
 /// One operation's wait for the write lock.
 #[derive(Debug)]
-pub(crate) struct Wait {
-    deadline: Instant,
+pub(crate) struct LockWait {
+    /// `None`: a timeout too long to add to now, i.e. wait for as long as it takes.
+    deadline: Option<Instant>,
     tries: u32,
 }
 
-impl Wait {
-    /// A wait that gives up `timeout` from now.
+impl LockWait {
+    /// A wait that gives up `timeout` from now (never, for a timeout too long to add to now,
+    /// such as `Duration::MAX`).
     pub(crate) fn new(timeout: Duration) -> Self {
         Self {
-            deadline: Instant::now() + timeout,
+            deadline: Instant::now().checked_add(timeout),
             tries: 0,
         }
     }
 
     /// Pauses before the next try; `false` when the timeout has passed (give up).
     pub(crate) fn pause(&mut self) -> bool {
-        let left = self.deadline.saturating_duration_since(Instant::now());
+        let left = self
+            .deadline
+            .map_or(MAX_SLEEP, |d| d.saturating_duration_since(Instant::now()));
         if left.is_zero() {
             return false;
         }
@@ -68,10 +72,19 @@ mod tests {
 
     #[test]
     fn a_zero_timeout_gives_up_at_once() {
-        assert!(!Wait::new(Duration::ZERO).pause());
-        let mut wait = Wait::new(Duration::from_secs(5));
+        assert!(!LockWait::new(Duration::ZERO).pause());
+        let mut wait = LockWait::new(Duration::from_secs(5));
         assert!(wait.pause());
         assert_eq!(wait.tries, 1);
+    }
+
+    #[test]
+    fn an_endless_timeout_never_gives_up_and_does_not_overflow() {
+        let mut wait = LockWait::new(Duration::MAX);
+        assert_eq!(wait.deadline, None);
+        for _ in 0..6 {
+            assert!(wait.pause());
+        }
     }
 
     #[test]

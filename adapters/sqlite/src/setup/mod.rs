@@ -1,0 +1,130 @@
+//! Opening: the connection's settings are checked, the schema is read, and only then is anything
+//! written — the switch to WAL, the schema's creation or upgrade. A database this build must
+//! refuse is left as it was.
+
+mod connection;
+pub(crate) mod schema;
+
+use leasehold_contract::StoreId;
+use leasehold_core::Timestamp;
+
+use crate::error::Error;
+use crate::options::Durability;
+use crate::seam::{Seam, Statement};
+use crate::store::SqliteStore;
+use schema::Found;
+
+/// The largest high-water mark a new database starts from: 2^53 - 1, so that tokens stay exact
+/// integers in JavaScript and in double-precision JSON parsers for as long as the clock allows.
+const MAX_STARTING_HIGH_WATER: u64 = (1 << 53) - 1;
+
+impl<S: Seam> SqliteStore<S> {
+    /// Checks the connection and the database, creates or upgrades the schema if needed, and
+    /// returns the store's id.
+    pub(crate) fn prepare(&self, durability: Option<Durability>) -> Result<StoreId, Error> {
+        self.run_waiting(Statement::Schema, |c| connection::check(c))?;
+        let found = schema::check(&self.run(Statement::Schema, |c| schema::inspect(c))?)?;
+        match durability {
+            Some(durability) => self.set_durability(durability)?,
+            None => {
+                let mode = self.run(Statement::Schema, |c| connection::journal_mode(c))?;
+                connection::check_journal_mode(&mode)?;
+            }
+        }
+        match found {
+            Found::Current(id) => Ok(id),
+            Found::Absent | Found::Version1 => self.create_or_upgrade(),
+        }
+    }
+
+    fn set_durability(&self, durability: Durability) -> Result<(), Error> {
+        let synchronous = match durability {
+            Durability::Full => "FULL",
+            Durability::Relaxed => "NORMAL",
+        };
+        let mode = self.run(Statement::Schema, |c| {
+            connection::set_durability(c, synchronous)
+        })?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        Err(Error::UnsafeSetting {
+            setting: "journal_mode = WAL (refused by SQLite)",
+            found: mode,
+        })
+    }
+
+    /// Creates the schema, or upgrades version 1, unless another opener got there first: all run
+    /// under `BEGIN IMMEDIATE` and inspect again inside, so exactly one writes and the others see
+    /// its work whole.
+    fn create_or_upgrade(&self) -> Result<StoreId, Error> {
+        let high_water = starting_high_water(self.now()?);
+        let store_id = new_store_id()?;
+        let found = self.run_waiting(Statement::Schema, |conn| {
+            let tx = crate::fence::begin_immediate(conn)?;
+            let found = match schema::check(&schema::inspect(&tx)?) {
+                Ok(found) => found,
+                Err(e) => return Ok(Err(e)),
+            };
+            match found {
+                Found::Absent => schema::create(&tx, high_water, store_id)?,
+                Found::Version1 => schema::upgrade_from_1(&tx, store_id)?,
+                Found::Current(_) => {}
+            }
+            let found = schema::check(&schema::inspect(&tx)?);
+            tx.commit()?;
+            Ok(found)
+        })?;
+        match found {
+            Found::Current(id) => Ok(id),
+            other => unreachable!("a created or upgraded schema is current, found {other:?}"),
+        }
+    }
+}
+
+/// The high-water mark a new database's tokens start above: its creation instant in
+/// microseconds (the store's clock, in milliseconds, times 1,000), capped at 2^53 - 1.
+///
+/// A database deleted and created again then issues tokens above every token its predecessor can
+/// have issued for any resource, provided the clock did not go back and the predecessor did not
+/// grant one resource more than a thousand times a millisecond on average over its life — far
+/// beyond what one SQLite file can commit. A protected resource that remembers the old tokens
+/// keeps accepting the new holders instead of refusing them all.
+fn starting_high_water(now: Timestamp) -> i64 {
+    let micros = now.as_millis().saturating_mul(1_000);
+    i64::try_from(micros.min(MAX_STARTING_HIGH_WATER)).unwrap_or(i64::MAX)
+}
+
+/// A random store id in `1..=i64::MAX`: it is kept in an `INTEGER` column.
+fn new_store_id() -> Result<i64, Error> {
+    let random = getrandom::u64().map_err(Error::Random)?;
+    Ok(i64::try_from(random >> 1).unwrap_or(i64::MAX).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_database_starts_above_its_creation_instant_in_microseconds() {
+        assert_eq!(starting_high_water(Timestamp::ZERO), 0);
+        assert_eq!(
+            starting_high_water(Timestamp::from_millis(1_764_000_000_123)),
+            1_764_000_000_123_000
+        );
+        assert_eq!(
+            starting_high_water(Timestamp::MAX),
+            i64::try_from(MAX_STARTING_HIGH_WATER).expect("fits")
+        );
+    }
+
+    #[test]
+    fn store_ids_are_positive_and_differ() {
+        let ids: Vec<_> = (0..32).map(|_| new_store_id().expect("random")).collect();
+        assert!(ids.iter().all(|id| *id >= 1));
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+    }
+}
