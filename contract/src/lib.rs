@@ -60,6 +60,7 @@ mod clock;
 mod error;
 mod lease;
 mod request_id;
+pub mod rounds;
 mod store;
 pub mod wait;
 

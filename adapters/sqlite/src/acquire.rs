@@ -3,19 +3,17 @@
 
 use std::time::{Duration, Instant};
 
+use leasehold_contract::rounds::{AcquireRequest, MAX_ROUNDS};
 use leasehold_contract::wait::{self, Waiter};
-use leasehold_contract::{Acquire, Holder, Lease, deadline_after};
-use leasehold_core::{
-    AcquireOutcome, GrantKind, Outcome, Owner, Request, RequestId, ResourceName, Timestamp, Ttl,
-    lease_expiry,
-};
+use leasehold_contract::{Acquire, Holder, deadline_after};
+use leasehold_core::{RequestId, Timestamp, lease_expiry};
 use rusqlite::{Connection, named_params};
 
 use crate::error::Error;
 use crate::row::{self, status_code};
 use crate::seam::{Seam, Statement};
 use crate::store::SqliteStore;
-use crate::write::{self, MAX_ROUNDS};
+use crate::write;
 
 /// The core's acquire of a free resource, as one upsert: a vacant resource gets the token after
 /// the high-water mark; a recorded one gets its last token + 1, but only where the `WHERE` finds
@@ -52,51 +50,13 @@ fn acquire(
     expires_at: Timestamp,
 ) -> rusqlite::Result<Option<RawGrant>> {
     let params = named_params! {
-        ":resource": request.resource.as_str(), ":owner": request.owner.as_str(),
-        ":request_id": request.request_id.to_bytes(), ":now": now.as_millis(),
+        ":resource": request.resource().as_str(), ":owner": request.owner().as_str(),
+        ":request_id": request.request_id().to_bytes(), ":now": now.as_millis(),
         ":expires_at": expires_at.as_millis(),
     };
     write::write_returning(conn, ACQUIRE, params, |row| {
         Ok((row.get(0)?, row.get(1)?, row.get(2)?))
     })
-}
-
-/// An acquire request, validated by the core.
-struct AcquireRequest {
-    resource: ResourceName,
-    owner: Owner,
-    ttl: Ttl,
-    request_id: RequestId,
-}
-
-impl AcquireRequest {
-    fn new(resource: &str, owner: &str, ttl: Duration, id: RequestId) -> Result<Self, Error> {
-        Ok(Self {
-            resource: ResourceName::new(resource)?,
-            owner: Owner::new(owner)?,
-            ttl: Ttl::from_duration(ttl)?,
-            request_id: id,
-        })
-    }
-
-    fn core(&self) -> Request {
-        Request::Acquire {
-            owner: self.owner.clone(),
-            request_id: self.request_id,
-            ttl: self.ttl,
-        }
-    }
-
-    fn holder(&self, (token, acquired_at, expires_at): RawGrant) -> Result<Holder, Error> {
-        let corrupt = |reason| row::corrupt(&self.resource, reason);
-        Ok(Holder::new(
-            self.resource.clone(),
-            self.owner.clone(),
-            row::token(token).ok_or_else(|| corrupt("invalid token"))?,
-            row::time(acquired_at).ok_or_else(|| corrupt("negative time"))?,
-            row::time(expires_at).ok_or_else(|| corrupt("negative time"))?,
-        ))
-    }
 }
 
 impl<S: Seam> SqliteStore<S> {
@@ -130,7 +90,7 @@ impl<S: Seam> SqliteStore<S> {
         ttl: Duration,
         request_id: RequestId,
     ) -> Result<Acquire, Error> {
-        self.attempt(&AcquireRequest::new(resource, owner, ttl, request_id)?)
+        self.attempt(&AcquireRequest::new::<Error>(resource, owner, ttl, request_id)?)
     }
 
     /// Like [`SqliteStore::try_acquire`], trying again while the resource is busy until `timeout`
@@ -181,12 +141,12 @@ impl<S: Seam> SqliteStore<S> {
         ttl: Duration,
         deadline: Option<Instant>,
     ) -> Result<Acquire, Error> {
-        let request = AcquireRequest::new(resource, owner, ttl, self.new_request_id())?;
+        let request = AcquireRequest::new::<Error>(resource, owner, ttl, self.new_request_id())?;
         let mut waiter = StoreWaiter {
             store: self,
             request: &request,
         };
-        wait::acquire_until(&self.turns, resource, deadline, &mut waiter)
+        wait::acquire_until(&self.turns, request.resource().as_str(), deadline, &mut waiter)
     }
 
     fn attempt(&self, request: &AcquireRequest) -> Result<Acquire, Error> {
@@ -204,52 +164,31 @@ impl<S: Seam> SqliteStore<S> {
         let sent = Instant::now();
         let (granted, now) = self.run_now(Statement::Acquire, |c, now| {
             // An expiry no store can keep is refused before anything is sent.
-            match lease_expiry(now, request.ttl) {
+            match lease_expiry(now, request.ttl()) {
                 Ok(expires_at) => acquire(c, request, now, expires_at).map(Ok),
                 Err(e) => Ok(Err(e.into())),
             }
         })?;
         if let Some(grant) = granted {
-            return Ok(Some(Acquire::Granted(self.lease(request, grant, sent)?)));
+            let grant = self.checked_grant(request, grant)?;
+            return Ok(Some(Acquire::Granted(request.granted(grant, self.store_id(), sent))));
         }
-        let state = self.read_state(&request.resource)?;
-        Ok(match write::report(&state, &request.core(), now)? {
-            Some(Outcome::Acquire(AcquireOutcome::Busy(holder))) => Some(Acquire::Busy(
-                Holder::from_core(&request.resource, holder),
-            )),
-            Some(Outcome::Acquire(AcquireOutcome::Granted(grant))) => {
-                debug_assert_eq!(grant.kind, GrantKind::Replayed, "a new grant writes");
-                Some(Acquire::Granted(self.replayed(request, &grant, sent, now)))
-            }
-            _ => None,
-        })
+        let state = self.read_state(request.resource())?;
+        Ok(request.refused(&state, now, self.store_id(), sent)?)
     }
 
-    fn lease(&self, request: &AcquireRequest, grant: RawGrant, sent: Instant) -> Result<Lease, Error> {
-        let holder = request.holder(grant)?;
-        let ttl = request.ttl.as_duration();
-        Ok(Lease::new(holder, request.request_id, self.store_id(), sent, ttl))
-    }
-
-    /// The lease a replayed grant describes. The first attempt's send time is not known here,
-    /// so the deadline counts only what is left of the lease at this attempt's clock reading
-    /// `now` (`expires_at - now`), from this attempt's send time, which came before `now`.
-    fn replayed(
+    /// The row a grant returned, checked against the core's types.
+    fn checked_grant(
         &self,
         request: &AcquireRequest,
-        grant: &leasehold_core::Grant,
-        sent: Instant,
-        now: Timestamp,
-    ) -> Lease {
-        let holder = Holder::new(
-            request.resource.clone(),
-            request.owner.clone(),
-            grant.token,
-            grant.acquired_at,
-            grant.expires_at,
-        );
-        let left = Duration::from_millis(grant.expires_at.millis_since(now));
-        Lease::new(holder, request.request_id, self.store_id(), sent, left)
+        (token, acquired_at, expires_at): RawGrant,
+    ) -> Result<(leasehold_core::FencingToken, Timestamp, Timestamp), Error> {
+        let corrupt = |reason| row::corrupt(request.resource(), reason);
+        Ok((
+            row::token(token).ok_or_else(|| corrupt("invalid token"))?,
+            row::time(acquired_at).ok_or_else(|| corrupt("negative time"))?,
+            row::time(expires_at).ok_or_else(|| corrupt("negative time"))?,
+        ))
     }
 }
 

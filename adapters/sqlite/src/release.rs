@@ -3,15 +3,16 @@
 
 use std::borrow::Borrow;
 
+use leasehold_contract::rounds::{self, MAX_ROUNDS};
 use leasehold_contract::{Lease, Release};
-use leasehold_core::{FencingToken, Outcome, Request, ResourceName, Timestamp};
+use leasehold_core::{FencingToken, ResourceName, Timestamp};
 use rusqlite::{Connection, named_params};
 
 use crate::error::Error;
 use crate::row::{self, status_code};
 use crate::seam::{Seam, Statement};
 use crate::store::SqliteStore;
-use crate::write::{self, MAX_ROUNDS};
+use crate::write;
 
 /// The core's release of an active lease: `Released` while it is valid, with the release instant
 /// as its end; `ReleasedAfterExpiry` once it has expired, keeping its expiry.
@@ -82,12 +83,8 @@ impl<S: Seam> SqliteStore<S> {
                 None => {}
             }
             let state = self.read_state(resource)?;
-            // `None`: the core would write, so the row changed since the write; start over. (The
-            // core answers a release with a release outcome, so no other arm is taken.)
-            if let Some(Outcome::Release(outcome)) =
-                write::report(&state, &Request::Release { token }, now)?
-            {
-                return Ok(Release::from_core(resource, outcome));
+            if let Some(answer) = rounds::refused_release(&state, resource, token, now)? {
+                return Ok(answer);
             }
         }
         Err(write::contended())

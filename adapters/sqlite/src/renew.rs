@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use leasehold_contract::rounds::{self, MAX_ROUNDS};
 use leasehold_contract::{Lease, Lost, Renew};
 use leasehold_core::{FencingToken, ResourceName, Timestamp, Ttl, lease_expiry};
 use rusqlite::{Connection, named_params};
@@ -11,7 +12,7 @@ use crate::error::Error;
 use crate::row::{self, RawRow, Record, columns, status_code};
 use crate::seam::{Seam, Statement};
 use crate::store::SqliteStore;
-use crate::write::{self, MAX_ROUNDS};
+use crate::write;
 
 /// The core's renew of a valid lease: extend the lease with this token if it is valid at `now`;
 /// never shorten it.
@@ -94,10 +95,9 @@ impl<S: Seam> SqliteStore<S> {
             if let Some(row) = renewed {
                 return Ok(Ok(row.into_record()?));
             }
-            // The core's renew on the row as it is now: `None` when it would renew (the row
-            // changed since the write), and the operation starts over.
-            if let Some(loss) = self.read_state(resource)?.loss(token, now) {
-                return Ok(Err(Lost::from_core(resource, loss)));
+            let state = self.read_state(resource)?;
+            if let Some(lost) = rounds::refused_renew(&state, resource, token, now) {
+                return Ok(Err(lost));
             }
         }
         Err(write::contended())

@@ -8,17 +8,13 @@
 //! client always makes progress. The rounds are still bounded ([`MAX_ROUNDS`], then
 //! [`Error::Contended`]): a write and a read that keep disagreeing about one row would otherwise
 //! spin forever, whether because of extreme contention or a statement that disagrees with the
-//! core.
+//! core. The rules for reading the follow-up read are the contract's
+//! (`leasehold_contract::rounds`), shared by every store.
 
-use leasehold_core::{LockState, Outcome, Request, Timestamp};
+use leasehold_contract::rounds::MAX_ROUNDS;
 use rusqlite::{Connection, Row};
 
 use crate::error::Error;
-
-/// How many write-then-read rounds one operation makes before giving up with
-/// [`Error::Contended`]. Each extra round needs another client's commit on the same row within
-/// microseconds, so real contention almost never needs a second round.
-pub(crate) const MAX_ROUNDS: usize = 64;
 
 /// The error when every round disagreed.
 pub(crate) fn contended() -> Error {
@@ -45,15 +41,4 @@ pub(crate) fn write_returning<T>(
     // One row at most (the key is the resource); step on to SQLITE_DONE all the same.
     while rows.next()?.is_some() {}
     Ok(first)
-}
-
-/// The core's answer to `request` on the state a follow-up read found. `None` when the core
-/// would write: the row changed after the write statement, which must then be tried again.
-pub(crate) fn report(
-    state: &LockState,
-    request: &Request,
-    now: Timestamp,
-) -> Result<Option<Outcome>, Error> {
-    let decision = state.decide(request, now)?;
-    Ok(decision.write.is_none().then_some(decision.outcome))
 }
