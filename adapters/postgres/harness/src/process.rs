@@ -158,8 +158,8 @@ pub(crate) fn wait_for(child: &mut Child, timeout: Duration) -> Option<ExitStatu
         match child.try_wait() {
             Ok(Some(status)) => return Some(status),
             Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
-            // An error means the child was already reaped; treat it as gone.
             Ok(None) => return None,
+            // waitpid failed: nothing left to wait for (std caches a status it has seen).
             Err(_) => return child.try_wait().ok().flatten(),
         }
     }

@@ -66,7 +66,7 @@ pub fn psql(url: &str, sql: &str) -> Result<String, Error> {
 /// One `psql` process kept open: statements sent one after another run on one connection, so a
 /// test can hold a transaction open, or watch what a pooler does between transactions.
 ///
-/// ```no_run
+/// ```
 /// # fn main() -> Result<(), leasehold_pg_harness::Error> {
 /// let cluster = leasehold_pg_harness::Cluster::start()?;
 /// let mut session = leasehold_pg_harness::PsqlSession::open(&cluster.url())?;
