@@ -4,6 +4,7 @@
 mod checkpoints;
 mod faults;
 mod hostile;
+mod kit;
 mod fence;
 mod open;
 mod replay;
