@@ -2,6 +2,7 @@
 //! binary with one module per concern keeps link time down.
 
 mod checkpoints;
+mod docs;
 mod faults;
 mod hostile;
 mod kit;
