@@ -3,8 +3,7 @@
 //!
 //! The harnesses themselves are the test targets of this crate:
 //!
-//! - `tests/main.rs`: TOCTOU regressions (one bug per file), shuttle, and the multi-process stress
-//!   test with kills;
+//! - `tests/main.rs`: TOCTOU regressions (one bug per file) and shuttle;
 //! - `tests/loom_sqlite.rs`: loom, behind the `loom` feature.
 //!
 //! `docs/verification.md` says what each establishes and how to run the long versions.
@@ -13,7 +12,6 @@
 pub mod history;
 pub mod naive;
 pub mod rng;
-pub mod stress;
 
 pub use naive::CheckThenActStore;
 

@@ -1,22 +1,20 @@
-//! The supervisor: starts `stress-worker` processes on one database, SIGKILLs random ones (lease
-//! holders preferred) and starts replacements until the run's time is up, then waits for the
-//! rest. A [`Fleet`] kills and reaps every child it still has when dropped, so no exit path of a
-//! test, a panic included, leaves a process behind.
+//! The supervisor: starts worker processes (this test binary, run again as its ignored worker
+//! test) on one database, SIGKILLs random ones (lease holders preferred) and starts replacements
+//! until the run's time is up, then waits for the rest. A [`Fleet`] kills and reaps every child
+//! it still has when dropped, so no exit path of a test, a panic included, leaves a process
+//! behind.
 
-use std::error::Error;
 use std::fs::File;
 use std::ops::RangeInclusive;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use leasehold_sqlite::{Clock, SqliteStore, SystemClock};
-use leasehold_tests::rng::XorShift;
-use leasehold_tests::stress::{CREATE_WORK_TABLE, StoreKind, WorkerConfig};
-
-pub(super) type Result<T> = std::result::Result<T, Box<dyn Error>>;
+use super::config::{AcquireKind, WORKER_ENV, WorkerConfig};
+use super::rng::XorShift;
+use super::worker::{Result, now_ms};
 
 /// The signal `Child::kill` sends on Unix.
 const SIGKILL: i32 = 9;
@@ -25,65 +23,91 @@ const SIGKILL: i32 = 9;
 const MIN_LIFE: Duration = Duration::from_millis(300);
 
 /// How long workers may take to finish after the run's end: a holder ends its last lease, and a
-/// statement may wait out SQLite's 5 s busy timeout on a loaded machine.
+/// statement may wait out a store's busy timeout on a loaded machine.
 const GRACE: Duration = Duration::from_secs(60);
 
 /// What to run.
 #[derive(Clone, Debug)]
-pub(super) struct Plan {
+pub(crate) struct Plan {
     /// Which acquire the workers use.
-    pub(super) store: StoreKind,
+    pub(crate) acquire: AcquireKind,
     /// How many workers run at a time.
-    pub(super) processes: usize,
+    pub(crate) processes: usize,
     /// How long the supervisor kills and replaces workers.
-    pub(super) run_for: Duration,
+    pub(crate) run_for: Duration,
     /// How many resources the workers contend for.
-    pub(super) resources: u64,
+    pub(crate) resources: u64,
     /// The range of lease TTLs, in milliseconds.
-    pub(super) ttl_ms: RangeInclusive<u64>,
+    pub(crate) ttl_ms: RangeInclusive<u64>,
     /// The range of pauses between two kills, in milliseconds.
-    pub(super) kill_every_ms: RangeInclusive<u64>,
+    pub(crate) kill_every_ms: RangeInclusive<u64>,
     /// The supervisor's seed; each worker's seed is drawn from it.
-    pub(super) seed: u64,
+    pub(crate) seed: u64,
+}
+
+/// How to start a worker, and where the run keeps its files.
+#[derive(Clone, Debug)]
+pub(crate) struct Launch {
+    /// The test binary (this process's executable).
+    pub(crate) exe: PathBuf,
+    /// The worker test's full name in it.
+    pub(crate) test: String,
+    /// The database, as the backend's `locator` names it.
+    pub(crate) locator: String,
+    /// The run's directory: configs, logs, the protected resource.
+    pub(crate) dir: PathBuf,
+}
+
+impl Launch {
+    /// The protected resource's file.
+    pub(crate) fn protected(&self) -> PathBuf {
+        self.dir.join("protected")
+    }
 }
 
 /// One worker process, as the supervisor saw it.
 #[derive(Debug)]
-pub(super) struct Worker {
+pub(crate) struct Worker {
     /// Its client name (unique in the run).
-    pub(super) client: String,
+    pub(crate) client: String,
     /// Its log file.
-    pub(super) log: PathBuf,
-    /// Its standard error, kept to explain a failure.
+    pub(crate) log: PathBuf,
+    /// Its test harness's output and its standard error, kept to explain a failure.
+    stdout: PathBuf,
     stderr: PathBuf,
     /// When the supervisor sent SIGKILL, in milliseconds on the store's clock.
-    pub(super) killed_at: Option<u64>,
+    pub(crate) killed_at: Option<u64>,
     /// How it ended; `None` only while it runs.
     exit: Option<ExitStatus>,
 }
 
 impl Worker {
-    /// Why this worker counts as failed: it ended on its own, but not successfully.
-    pub(super) fn failure(&self) -> Option<String> {
-        if self.killed_at.is_some() || self.exit.is_some_and(|e| e.success()) {
+    /// Why this worker counts as failed: it ended on its own, but not successfully, or its test
+    /// harness did not run the worker test (a name that matched nothing).
+    pub(crate) fn failure(&self) -> Option<String> {
+        if self.killed_at.is_some() {
+            return None;
+        }
+        let stdout = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+        if self.exit.is_some_and(|e| e.success()) && stdout.contains("1 passed") {
             return None;
         }
         let stderr = std::fs::read_to_string(&self.stderr).unwrap_or_default();
         Some(format!(
-            "{} ended with {:?}: {stderr}",
+            "{} ended with {:?}:\n{stdout}\n{stderr}",
             self.client, self.exit
         ))
     }
 }
 
-/// The database's path in `dir`.
-pub(super) fn database(dir: &Path) -> PathBuf {
-    dir.join("locks.db")
-}
-
-/// Runs `plan` in `dir` and returns every worker that ran, killed or not.
-pub(super) fn run(plan: &Plan, dir: &Path) -> Result<Vec<Worker>> {
-    let mut fleet = Fleet::new(plan, dir)?;
+/// Runs `plan` as `launch` says, aiming kills with `holders` (the owners of the leases valid
+/// now), and returns every worker that ran, killed or not.
+pub(crate) fn run(
+    plan: &Plan,
+    launch: &Launch,
+    holders: &dyn Fn() -> Vec<String>,
+) -> Result<Vec<Worker>> {
+    let mut fleet = Fleet::new(plan, launch, holders);
     for _ in 0..plan.processes {
         fleet.spawn()?;
     }
@@ -94,10 +118,9 @@ pub(super) fn run(plan: &Plan, dir: &Path) -> Result<Vec<Worker>> {
 
 struct Fleet<'a> {
     plan: &'a Plan,
-    dir: &'a Path,
+    launch: &'a Launch,
+    holders: &'a dyn Fn() -> Vec<String>,
     rng: XorShift,
-    /// Reads who holds a lease, to aim kills at holders.
-    observer: SqliteStore,
     workers: Vec<Worker>,
     /// The children still running, with their index in `workers`.
     running: Vec<(usize, Child)>,
@@ -105,40 +128,39 @@ struct Fleet<'a> {
 }
 
 impl<'a> Fleet<'a> {
-    /// Creates the lock schema and the protected table before any worker starts.
-    fn new(plan: &'a Plan, dir: &'a Path) -> Result<Self> {
-        let db = database(dir);
-        let observer = SqliteStore::open(&db)?;
-        rusqlite::Connection::open(&db)?.execute_batch(CREATE_WORK_TABLE)?;
-        Ok(Self {
+    fn new(plan: &'a Plan, launch: &'a Launch, holders: &'a dyn Fn() -> Vec<String>) -> Self {
+        Self {
             plan,
-            dir,
+            launch,
+            holders,
             rng: XorShift::new(plan.seed),
-            observer,
             workers: Vec::new(),
             running: Vec::new(),
             end: Instant::now() + plan.run_for,
-        })
+        }
     }
 
     fn spawn(&mut self) -> Result<()> {
         let config = self.next_config();
-        let stderr = config.log.with_extension("stderr");
-        let child = Command::new(env!("CARGO_BIN_EXE_stress-worker"))
-            .args(config.to_args())
+        let file = |extension: &str| config.log.with_extension(extension);
+        let (path, stdout, stderr) = (file("config"), file("stdout"), file("stderr"));
+        std::fs::write(&path, config.to_text()?)?;
+        let child = Command::new(&self.launch.exe)
+            .args([&self.launch.test, "--exact", "--ignored", "--nocapture"])
+            .arg("--test-threads=1")
+            .env(WORKER_ENV, &path)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(File::create(&stdout)?)
             .stderr(File::create(&stderr)?)
             .spawn()?;
         self.running.push((self.workers.len(), child));
-        let (client, log) = (config.client, config.log);
-        let (killed_at, exit) = (None, None);
         self.workers.push(Worker {
-            client,
-            log,
+            client: config.client,
+            log: config.log,
+            stdout,
             stderr,
-            killed_at,
-            exit,
+            killed_at: None,
+            exit: None,
         });
         Ok(())
     }
@@ -147,12 +169,13 @@ impl<'a> Fleet<'a> {
     fn next_config(&mut self) -> WorkerConfig {
         let client = format!("w{}", self.workers.len());
         WorkerConfig {
-            db: database(self.dir),
-            log: self.dir.join(format!("{client}.log")),
+            locator: self.launch.locator.clone(),
+            log: self.launch.dir.join(format!("{client}.log")),
+            protected: self.launch.protected(),
             client,
             run_for: self.end.saturating_duration_since(Instant::now()),
             seed: self.rng.next_u64(),
-            store: self.plan.store,
+            acquire: self.plan.acquire,
             resources: self.plan.resources,
             ttl_ms: self.plan.ttl_ms.clone(),
         }
@@ -179,7 +202,7 @@ impl<'a> Fleet<'a> {
             return Ok(false);
         };
         let (index, mut child) = self.running.swap_remove(position);
-        let killed_at = SystemClock.now()?.as_millis();
+        let killed_at = now_ms()?;
         // `Child::kill` sends SIGKILL on Unix: no handler, no cleanup, like a crash.
         if let Err(e) = child.kill() {
             // Still running, as far as we know: leave it to the guard.
@@ -199,7 +222,7 @@ impl<'a> Fleet<'a> {
             return None;
         }
         if self.rng.chance(1, 2) {
-            let holders = self.holders();
+            let holders = self.holding();
             if !holders.is_empty() {
                 return Some(holders[self.rng.index(holders.len())]);
             }
@@ -208,12 +231,8 @@ impl<'a> Fleet<'a> {
     }
 
     /// The positions in `running` of the workers that hold a valid lease now.
-    fn holders(&self) -> Vec<usize> {
-        // A busy database only makes this kill a random one.
-        let owners: Vec<String> = match self.observer.list() {
-            Ok(holders) => holders.iter().map(|h| h.owner().to_string()).collect(),
-            Err(_) => return Vec::new(),
-        };
+    fn holding(&self) -> Vec<usize> {
+        let owners = (self.holders)();
         let is_holder = |index: usize| owners.contains(&self.workers[index].client);
         let positions = self.running.iter().enumerate();
         positions
@@ -280,7 +299,7 @@ mod tests {
     fn dropping_a_fleet_kills_and_reaps_its_workers() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let plan = Plan {
-            store: StoreKind::Real,
+            acquire: AcquireKind::Store,
             processes: 2,
             run_for: Duration::from_secs(600),
             resources: 1,
@@ -288,17 +307,34 @@ mod tests {
             kill_every_ms: 100..=500,
             seed: 7,
         };
-        let mut fleet = Fleet::new(&plan, dir.path()).expect("a fresh database");
+        let launch = Launch {
+            exe: std::env::current_exe().expect("the test binary"),
+            test: "stress::fleet::tests::sleeper".into(),
+            locator: "unused".into(),
+            dir: dir.path().to_owned(),
+        };
+        let nobody = || Vec::new();
+        let mut fleet = Fleet::new(&plan, &launch, &nobody);
         for _ in 0..plan.processes {
-            fleet.spawn().expect("the worker binary starts");
+            fleet.spawn().expect("the test binary starts again");
         }
         let pids: Vec<u32> = fleet.running.iter().map(|(_, child)| child.id()).collect();
+        thread::sleep(Duration::from_millis(200));
         drop(fleet);
         for pid in pids {
             // A reaped child's /proc entry is gone (a killed but unreaped one would linger as a
             // zombie); its pid is not reused this quickly.
             let proc_entry = PathBuf::from(format!("/proc/{pid}"));
             assert!(!proc_entry.exists(), "worker {pid} outlived its fleet");
+        }
+    }
+
+    /// The stand-in worker of the test above: sleeps for as long as a run could last.
+    #[test]
+    #[ignore = "started by dropping_a_fleet_kills_and_reaps_its_workers"]
+    fn sleeper() {
+        if std::env::var_os(WORKER_ENV).is_some() {
+            thread::sleep(Duration::from_secs(600));
         }
     }
 }
