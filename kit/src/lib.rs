@@ -41,6 +41,4 @@ pub mod stress;
 mod suite;
 
 pub use backend::{Backend, StoreErrorOf};
-pub use memory::{
-    Flaw, MemoryBackend, MemoryDatabase, MemoryError, MemoryStore, Planted, planted,
-};
+pub use memory::{Flaw, MemoryBackend, MemoryDatabase, MemoryError, MemoryStore, Planted, planted};
