@@ -188,6 +188,9 @@ impl Lease {
 ///   whether or not the earlier holder released later.
 /// - **Fencing**: the protected resource's accepted tokens never decrease.
 ///
+/// Each client's events must be in the order it logged them; across clients any order will do
+/// (a renewal or an eviction logged before the grant it names still counts).
+///
 /// Soundness needs each grant's `acquired_at` to be no earlier than its commit on the clock the
 /// `at` readings use. A time read after the call returned (the stress test's receipt time)
 /// always is; so is the store's own label where nothing runs between the store reading its clock
@@ -204,7 +207,12 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
     // Release intents per lease, in order; an answer that did not end the lease withdraws the
     // latest one. What is left may have ended the lease.
     let mut intents: BTreeMap<(&str, u64), Vec<u64>> = BTreeMap::new();
-    for event in events {
+    // Grants first: in a log merged from several clients, another client's renewal or eviction
+    // of a lease can come before the line of its grant, and must still count.
+    let (grants, rest): (Vec<&Event>, Vec<&Event>) = events
+        .iter()
+        .partition(|event| matches!(event, Event::Granted { .. }));
+    for event in grants.into_iter().chain(rest) {
         match event {
             Event::Granted {
                 resource,

@@ -60,6 +60,29 @@ fn a_correct_history_passes() {
 // The negative controls: each planted bad history is caught, with the violation named.
 
 #[test]
+fn an_eviction_logged_before_its_grant_still_ends_the_lease() {
+    // The evictor's line came first in a merged log: the lease still ended at 5.
+    let evicted = Event::Evicted {
+        resource: "r".into(),
+        token: 1,
+        at: 5,
+    };
+    assert_eq!(
+        check(&[
+            evicted.clone(),
+            granted("a", 1, 0, 10),
+            granted("b", 2, 5, 15)
+        ]),
+        []
+    );
+    // Without the eviction, b's grant overlaps a's lease.
+    assert_eq!(
+        check(&[granted("a", 1, 0, 10), granted("b", 2, 5, 15)]).len(),
+        1
+    );
+}
+
+#[test]
 fn an_overlap_with_an_unreleased_lease_is_caught() {
     let history = [granted("a", 1, 0, 10), granted("b", 2, 9, 19)];
     assert_eq!(

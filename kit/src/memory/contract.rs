@@ -109,14 +109,14 @@ impl LockStore for MemoryStore {
         self.enter()?;
         let resource = self.resource(resource)?;
         let now = self.now()?;
-        let holder = self.with_table(|table| table.holder(&resource, now));
+        let holder = self.read(|table| table.holder(&resource, now));
         Ok(holder.map(|h| Holder::from_core(&resource, h)))
     }
 
     fn holders(&self) -> Result<Vec<Holder>, MemoryError> {
         self.enter()?;
         let now = self.now()?;
-        Ok(self.with_table(|table| {
+        Ok(self.read(|table| {
             table
                 .holders(now)
                 .map(|(resource, h)| Holder::from_core(resource, h))
@@ -143,7 +143,7 @@ impl LockStore for MemoryStore {
         self.enter()?;
         let now = self.now()?;
         let idle_ms = u64::try_from(idle_for.as_millis()).unwrap_or(u64::MAX);
-        Ok(self.with_table(|table| table.prune(now, idle_ms)))
+        Ok(self.with_table(|table| self.pruned(table, now, idle_ms)))
     }
 }
 

@@ -30,6 +30,20 @@ pub enum Flaw {
     NoTurns,
     /// Renew extends the resource's lease, whatever token it is given.
     RenewsAnyToken,
+    /// `holder` and `holders` answer from a copy of the table the store took at its own last
+    /// write: another store's grants and releases stay invisible to its reads (a read cache).
+    StaleReads,
+    /// An acquire ignores expiry: a lease that is never released is never free again.
+    NeverExpires,
+    /// Prune forgets the largest token it deleted: the tokens of a pruned resource start again
+    /// from the bottom.
+    ResetsTokens,
+    /// Renew re-arms the resource's last lease even after it expired, was released or evicted.
+    RenewResurrects,
+    /// Renew sets the expiry to `now + ttl`, shortening a lease that had longer to run.
+    ShortensOnRenew,
+    /// Resource names are compared by their first four characters (a key cut short).
+    TruncatesNames,
 }
 
 /// A marker type naming a [`Flaw`], for [`MemoryBackend`](super::MemoryBackend)`<F>`.
@@ -77,5 +91,17 @@ pub mod planted {
         NoTurns,
         /// [`Flaw::RenewsAnyToken`].
         RenewsAnyToken,
+        /// [`Flaw::StaleReads`].
+        StaleReads,
+        /// [`Flaw::NeverExpires`].
+        NeverExpires,
+        /// [`Flaw::ResetsTokens`].
+        ResetsTokens,
+        /// [`Flaw::RenewResurrects`].
+        RenewResurrects,
+        /// [`Flaw::ShortensOnRenew`].
+        ShortensOnRenew,
+        /// [`Flaw::TruncatesNames`].
+        TruncatesNames,
     );
 }

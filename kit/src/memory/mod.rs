@@ -6,6 +6,7 @@ mod backend;
 mod contract;
 mod error;
 mod flaw;
+mod flawed;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use leasehold_contract::{
     Acquire, Clock, Fenced, Holder, Lease, Lost, Release, RequestIds, StoreId,
 };
 use leasehold_core::{
-    AcquireOutcome, FencingToken, GrantKind, LeaseRecord, LockState, LockTable, Outcome, Request,
+    AcquireOutcome, FencingToken, GrantKind, LeaseRecord, LockTable, Outcome, Request,
     ResourceName, Timestamp, Ttl, check_clock,
 };
 
@@ -52,6 +53,8 @@ pub struct MemoryStore {
     flaw: Flaw,
     request_ids: RequestIds,
     turns: Turns,
+    /// The copy of the table that reads answer from ([`Flaw::StaleReads`] only).
+    cached: Mutex<Option<LockTable>>,
 }
 
 impl MemoryStore {
@@ -66,16 +69,17 @@ impl MemoryStore {
     pub fn open(db: &Arc<MemoryDatabase>, clock: Arc<dyn Clock>, flaw: Flaw) -> Self {
         let now = clock.now().expect("the clock reads at open");
         let mut table = db.table.lock().unwrap_or_else(PoisonError::into_inner);
-        table.get_or_insert_with(|| {
+        let table = table.get_or_insert_with(|| {
             LockTable::from_records([], leasehold_contract::starting_high_water(now))
         });
-        drop(table);
+        let cached = Mutex::new((flaw == Flaw::StaleReads).then(|| table.clone()));
         Self {
             db: Arc::clone(db),
             clock,
             flaw,
             request_ids: RequestIds::new().expect("the random source works"),
             turns: Turns::default(),
+            cached,
         }
     }
 
@@ -86,7 +90,22 @@ impl MemoryStore {
     /// Runs `f` on the table, under the database's one lock.
     fn with_table<T>(&self, f: impl FnOnce(&mut LockTable) -> T) -> T {
         let mut guard = self.table();
-        f(guard.as_mut().expect("a store's database has a table"))
+        let table = guard.as_mut().expect("a store's database has a table");
+        let answer = f(table);
+        self.refresh_cache(table);
+        answer
+    }
+
+    /// Runs the read `f` on the table, or on the store's stale copy ([`Flaw::StaleReads`]).
+    fn read<T>(&self, f: impl FnOnce(&LockTable) -> T) -> T {
+        let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        match cached.as_ref() {
+            Some(stale) => f(stale),
+            None => {
+                drop(cached);
+                self.with_table(|table| f(table))
+            }
+        }
     }
 
     fn now(&self) -> Result<Timestamp, MemoryError> {
@@ -107,6 +126,11 @@ impl MemoryStore {
         match self.flaw {
             // **Planted bug**: names compared without case.
             Flaw::FoldsCase => Ok(ResourceName::new(name.to_lowercase())?),
+            // **Planted bug**: names cut to their first four characters.
+            Flaw::TruncatesNames if name.chars().count() > 4 => {
+                ResourceName::new(name)?;
+                Ok(ResourceName::new(name.chars().take(4).collect::<String>())?)
+            }
             _ => Ok(ResourceName::new(name)?),
         }
     }
@@ -132,13 +156,13 @@ impl MemoryStore {
 
     /// One acquire attempt: decided and written under one lock, except where a flaw says
     /// otherwise.
-    fn attempt(&self, request: &AcquireRequest) -> Result<Acquire, MemoryError> {
+    pub(super) fn attempt(&self, request: &AcquireRequest) -> Result<Acquire, MemoryError> {
         self.enter()?;
         let sent = Instant::now();
         let now = self.now()?;
         let core = match self.flaw {
             // **Planted bug**: the request's own id is forgotten; a retry is a stranger.
-            Flaw::NoReplay => with_fresh_id(request, self.request_ids.next()),
+            Flaw::NoReplay => flawed::with_fresh_id(request, self.request_ids.next()),
             _ => request.core(),
         };
         match self.flaw {
@@ -154,49 +178,8 @@ impl MemoryStore {
         }
     }
 
-    /// The state the store decides on: the real one, or with [`Flaw::Reentrant`] a state in
-    /// which the holder's own valid lease does not count.
-    fn flawed_state(&self, state: LockState, request: &AcquireRequest) -> LockState {
-        match (self.flaw, state.record()) {
-            // **Planted bug**: the holder's own lease is no obstacle to it.
-            (Flaw::Reentrant, Some(record)) if record.owner == *request.owner() => {
-                LockState::Vacant {
-                    high_water: Some(record.token),
-                }
-            }
-            _ => state,
-        }
-    }
-
-    /// **Planted bug** ([`Flaw::CheckThenAct`]): decide on a copy, let others run, then write
-    /// that decision unconditionally, numbering the token from the row as it is then.
-    fn check_then_act(
-        &self,
-        request: &AcquireRequest,
-        core: &Request,
-        now: Timestamp,
-        sent: Instant,
-    ) -> Result<Acquire, MemoryError> {
-        let decision = self.with_table(|table| table.decide(request.resource(), core, now))?;
-        let Some(record) = decision.write else {
-            return Ok(self.answer(request, decision.outcome, now, sent));
-        };
-        std::thread::sleep(Duration::from_micros(300));
-        let record = self.with_table(|table| {
-            let above = table.state(request.resource()).high_water();
-            let token = above
-                .and_then(|t| FencingToken::after(t.get()))
-                .unwrap_or(record.token);
-            let record = LeaseRecord { token, ..record };
-            write(table, request.resource(), record.clone());
-            record
-        });
-        let grant = (record.token, record.acquired_at, record.expires_at);
-        Ok(Acquire::Granted(request.granted(grant, self.db.id, sent)))
-    }
-
     /// The store's answer for the core's acquire outcome.
-    fn answer(
+    pub(super) fn answer(
         &self,
         request: &AcquireRequest,
         outcome: Outcome,
@@ -243,7 +226,7 @@ impl MemoryStore {
         let ttl = Ttl::from_duration(ttl)?;
         let now = self.now()?;
         self.with_table(|table| {
-            let state = table.state(resource);
+            let state = self.renew_state(table.state(resource), token, now);
             let token = match (self.flaw, state.record()) {
                 // **Planted bug**: any token renews the resource's lease.
                 (Flaw::RenewsAnyToken, Some(record)) => record.token,
@@ -252,6 +235,7 @@ impl MemoryStore {
             let decision = state.decide(&Request::Renew { token, ttl }, now)?;
             match decision.write {
                 Some(record) => {
+                    let record = self.renewed_record(record, now, ttl)?;
                     write(table, resource, record.clone());
                     Ok(Ok(record))
                 }
@@ -337,37 +321,11 @@ impl MemoryStore {
             }
         }
     }
-
-    /// **Planted bug** ([`Flaw::NoTurns`]): try, sleep a millisecond, try again — no line, no
-    /// wake-up.
-    fn poll_until(
-        &self,
-        request: &AcquireRequest,
-        deadline: Option<Instant>,
-    ) -> Result<Acquire, MemoryError> {
-        loop {
-            let answer = self.attempt(request)?;
-            let over = deadline.is_some_and(|d| Instant::now() >= d);
-            if matches!(answer, Acquire::Granted(_)) || over {
-                return Ok(answer);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-/// The request with another id: what [`Flaw::NoReplay`] decides on.
-fn with_fresh_id(request: &AcquireRequest, id: leasehold_core::RequestId) -> Request {
-    Request::Acquire {
-        owner: request.owner().clone(),
-        request_id: id,
-        ttl: request.ttl(),
-    }
 }
 
 /// Replaces the record of `resource` (the table's own `apply` decides and writes; the flaws need
 /// to write a decision taken elsewhere).
-fn write(table: &mut LockTable, resource: &ResourceName, record: LeaseRecord) {
+pub(super) fn write(table: &mut LockTable, resource: &ResourceName, record: LeaseRecord) {
     let records: Vec<_> = table
         .records()
         .filter(|(name, _)| *name != resource)
