@@ -25,8 +25,9 @@ pub enum Flaw {
     ReturnsLate,
     /// Resource names are compared without case: `Plan` and `plan` are one lock.
     FoldsCase,
-    /// Waiters poll every millisecond, without a line or a wake-up: a releaser that asks again
-    /// at once wins its own lease back before a sleeping waiter wakes.
+    /// Waiters back off and try again as the contract's waiting does, but without a line or a
+    /// wake-up: a releaser that asks again at once wins its own lease back before a sleeping
+    /// waiter wakes.
     NoTurns,
     /// Renew extends the resource's lease, whatever token it is given.
     RenewsAnyToken,

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use leasehold_contract::Acquire;
 use leasehold_contract::rounds::AcquireRequest;
+use leasehold_contract::wait::Backoff;
 use leasehold_core::{
     DecideError, FencingToken, LeaseRecord, LockState, LockTable, Request, RequestId, Status,
     Timestamp, Ttl, lease_expiry,
@@ -129,20 +130,22 @@ impl MemoryStore {
         Ok(Acquire::Granted(request.granted(grant, self.db.id, sent)))
     }
 
-    /// **Planted bug** ([`Flaw::NoTurns`]): try, sleep a millisecond, try again — no line, no
-    /// wake-up.
+    /// **Planted bug** ([`Flaw::NoTurns`]): try, back off as the contract's waiting does (4 to
+    /// 50 ms), try again — but with no line and no wake-up.
     pub(super) fn poll_until(
         &self,
         request: &AcquireRequest,
         deadline: Option<Instant>,
     ) -> Result<Acquire, MemoryError> {
+        let mut backoff = Backoff::new();
         loop {
             let answer = self.attempt(request)?;
-            let over = deadline.is_some_and(|d| Instant::now() >= d);
-            if matches!(answer, Acquire::Granted(_)) || over {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if matches!(answer, Acquire::Granted(_)) || left.is_some_and(|l| l.is_zero()) {
                 return Ok(answer);
             }
-            std::thread::sleep(Duration::from_millis(1));
+            let pause = backoff.next_pause();
+            std::thread::sleep(left.map_or(pause, |left| pause.min(left)));
         }
     }
 }

@@ -40,7 +40,8 @@ fn the_reference_store_waits_as_the_peers_do() {
 
 #[test]
 fn counts_catch_check_then_act() {
-    caught(peer::exact_count_threads::<MemoryBackend<planted::CheckThenAct>>);
+    let message = caught(peer::exact_count_threads::<MemoryBackend<planted::CheckThenAct>>);
+    assert!(message.contains("totals"), "{message}");
     caught(|| peer::try_race_exactly_one::<MemoryBackend<planted::CheckThenAct>>(40));
 }
 
