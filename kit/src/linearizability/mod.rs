@@ -18,6 +18,11 @@
 //! error (other than the core's refusals) leaves its operation "in flight": it may or may not
 //! have taken effect, and the tester may place it anywhere after its start or leave it out.
 //!
+//! **Negative controls.** A store that decides on a copy and writes later
+//! ([`Flaw::CheckThenAct`](crate::Flaw::CheckThenAct)) and one whose reads answer from what it
+//! last wrote itself ([`Flaw::StaleReads`](crate::Flaw::StaleReads)) are rejected, usually
+//! within the first few histories; the second passes conformance, which drives one store.
+//!
 //! **What it cannot show.** Histories are short (3–4 threads × 3–5 operations) so the tester's
 //! search stays small, and each is judged from the state the store reports at its start, so a
 //! store whose rows and answers agree with each other but not with the core between histories

@@ -42,3 +42,10 @@ fn a_store_that_is_always_busy_shows_nothing() {
         caught(|| linearizability::frozen_clock::<MemoryBackend<planted::AlwaysBusy>>(20));
     assert!(message.contains("no progress"), "{message}");
 }
+
+/// Why the kit needs both: one store on one thread (conformance) never sees its own stale
+/// reads, since its own writes refresh them; several stores at once do.
+#[test]
+fn stale_reads_pass_conformance_which_drives_one_store() {
+    leasehold_kit::conformance::check::<MemoryBackend<planted::StaleReads>>(500);
+}
