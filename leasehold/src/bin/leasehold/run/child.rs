@@ -1,0 +1,100 @@
+//! The supervised process tree: the watchdog (`leasehold __watchdog`) in a process group of its
+//! own, and the command under it in the same group. The supervisor signals the whole group, and
+//! reaps the watchdog only after killing what is left of the group, so the group id it signals
+//! can never belong to anyone else.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitStatus};
+use std::sync::mpsc::Sender;
+use std::thread;
+
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process_group, waitid};
+
+use crate::exit;
+use crate::run::Event;
+
+/// The watchdog process and its group.
+pub(crate) struct Child {
+    process: std::process::Child,
+    group: Pid,
+}
+
+impl Child {
+    /// Starts `leasehold __watchdog` for `command` in a new process group, with `env` added to
+    /// its environment.
+    ///
+    /// Must be called on the thread that lives as long as the supervisor (the main thread): the
+    /// watchdog's parent-death signal fires when the thread that forked it exits.
+    pub(crate) fn start(command: &[OsString], env: &[(&str, String)]) -> io::Result<Self> {
+        let process = Command::new(std::env::current_exe()?)
+            .arg("__watchdog")
+            .arg("--supervisor")
+            .arg(std::process::id().to_string())
+            .arg("--")
+            .args(command)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .process_group(0)
+            .spawn()?;
+        // A child's pid is positive; its group id is its pid (`process_group(0)`).
+        let group = Pid::from_child(&process);
+        Ok(Self { process, group })
+    }
+
+    /// The watchdog's pid, which is the group's id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
+    /// Sends `signal` to every process of the group (nothing if none is left).
+    pub(crate) fn signal_group(&self, signal: Signal) {
+        // `kill(-1)` would signal every process we may signal: never let a group id of 1 through.
+        if self.group != Pid::INIT {
+            let _ = kill_process_group(self.group, signal);
+        }
+    }
+
+    /// Sends [`Event::ChildExited`] on `events` when the watchdog has exited, leaving it
+    /// unreaped (a zombie keeps its pid, and so its group id, from being reused).
+    pub(crate) fn notify_exit(&self, events: Sender<Event>) {
+        let pid = self.group;
+        thread::spawn(move || {
+            // Interrupted by a signal: wait again; any other answer means it has exited (or
+            // is not ours to wait for, which the supervisor then finds out when it reaps).
+            let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
+            while let Err(rustix::io::Errno::INTR) = waitid(WaitId::Pid(pid), options) {}
+            let _ = events.send(Event::ChildExited);
+        });
+    }
+
+    /// Kills whatever is left of the group (the command's own children, say), then reaps the
+    /// watchdog and returns the command's exit status as a shell reports it.
+    pub(crate) fn finish(mut self) -> u8 {
+        self.signal_group(Signal::KILL);
+        match self.process.wait() {
+            Ok(status) => shell_status(status),
+            Err(_) => exit::OS,
+        }
+    }
+}
+
+/// An exit status as a shell reports it: the code, or 128 + N for a signal N.
+pub(crate) fn shell_status(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => exit::code(code),
+        (None, Some(signal)) => exit::signaled(signal),
+        (None, None) => exit::OS,
+    }
+}
+
+/// The `rustix` signal for a signal number `run` handles.
+pub(crate) fn signal(number: i32) -> Option<Signal> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    match number {
+        SIGHUP => Some(Signal::HUP),
+        SIGINT => Some(Signal::INT),
+        SIGTERM => Some(Signal::TERM),
+        _ => None,
+    }
+}

@@ -1,0 +1,9 @@
+//! The `leasehold` crate's tests, in one test binary: `open`, the blocking and async guards
+//! against real SQLite files (with SIGSTOP in a child process), and the `leasehold` command.
+
+mod async_guard;
+mod cli;
+mod guard;
+mod open;
+mod sigstop;
+mod support;
