@@ -109,7 +109,7 @@ macro_rules! dispatch {
 /// [`Error::InvalidUrl`], [`Error::UnknownScheme`] and [`Error::StoreNotBuilt`] before anything
 /// is touched; otherwise the store's own error for a file or server it cannot use.
 pub fn open(url: &str) -> Result<Store, Error> {
-    open_with(url, &Options::new())
+    open_with(url, Options::new())
 }
 
 /// [`open`] with `options`.
@@ -117,7 +117,7 @@ pub fn open(url: &str) -> Result<Store, Error> {
 /// # Errors
 ///
 /// As [`open`].
-pub fn open_with(url: &str, options: &Options) -> Result<Store, Error> {
+pub fn open_with(url: &str, options: Options) -> Result<Store, Error> {
     // Every setting is for a store this build may lack.
     #[cfg(not(feature = "sqlite"))]
     let _ = options;

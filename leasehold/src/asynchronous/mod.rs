@@ -61,7 +61,7 @@ impl AsyncStore {
     ///
     /// As [`open`](crate::open).
     pub async fn open(url: &str) -> Result<Self, Error> {
-        Self::open_with(url, &Options::new()).await
+        Self::open_with(url, Options::new()).await
     }
 
     /// [`open_with`](crate::open_with), for async callers.
@@ -69,9 +69,9 @@ impl AsyncStore {
     /// # Errors
     ///
     /// As [`open`](crate::open).
-    pub async fn open_with(url: &str, options: &Options) -> Result<Self, Error> {
-        let (url, options) = (url.to_owned(), options.clone());
-        match tokio::task::spawn_blocking(move || crate::open_with(&url, &options)).await {
+    pub async fn open_with(url: &str, options: Options) -> Result<Self, Error> {
+        let url = url.to_owned();
+        match tokio::task::spawn_blocking(move || crate::open_with(&url, options)).await {
             Ok(store) => Ok(Self::from(store?)),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => Err(Error::RuntimeShutdown),

@@ -124,7 +124,8 @@ pub(crate) fn keeper_for(
 /// unless a renewal moves it — and pass [`token`](Guard::token) to whatever the lease protects:
 /// a process paused between its check and its act (a stopped process, a long GC pause) can only
 /// be stopped by fencing. Dropping the guard stops the thread and releases the lease (best
-/// effort; [`release`](Guard::release) returns the store's answer).
+/// effort; [`release`](Guard::release) returns the store's answer); both wait for a store call
+/// the thread has in progress (at most the store's busy timeout for SQLite).
 pub struct Guard {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<Result<Release, Error>>>,

@@ -139,8 +139,7 @@ fn lock_writes(scratch: &Scratch) -> rusqlite::Connection {
 fn a_store_that_answers_only_errors_loses_the_lease_at_the_deadline_before_the_expiry() {
     let scratch = Scratch::new();
     let options = Options::new().busy_timeout(Duration::from_millis(10));
-    let store =
-        leasehold::open_with(scratch.db().to_str().expect("utf-8"), &options).expect("open");
+    let store = leasehold::open_with(scratch.db().to_str().expect("utf-8"), options).expect("open");
     let (hold, events) = observed(HoldOptions::new(config(600)));
     let guard = store
         .hold_with("r", "a", Duration::ZERO, hold)

@@ -11,12 +11,13 @@ mod supervise;
 mod wait;
 pub(crate) mod watchdog;
 
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use leasehold::{
-    Error, Guard, GuardEvent, HoldOptions, KeeperConfig, KeeperConfigError, StoreError, Ttl,
+    Error, Guard, GuardEvent, HoldOptions, Holder, KeeperConfig, KeeperConfigError, Lease, Store,
+    StoreError, Ttl,
 };
 use serde_json::json;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -46,102 +47,187 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `args.command` under a lease of the store `db`; returns the exit code.
 pub(crate) fn run(db: &str, args: &RunArgs, json: bool) -> u8 {
-    let want = &args.lease;
     let grace = args
         .grace
-        .unwrap_or_else(|| DEFAULT_GRACE.min(want.ttl / 5));
-    let config = match keeper_config(want.ttl, grace) {
+        .unwrap_or_else(|| DEFAULT_GRACE.min(args.lease.ttl / 5));
+    let config = match keeper_config(args.lease.ttl, grace) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("leasehold: {message} (see leasehold run --help)");
             return exit::USAGE;
         }
     };
-    let report = Reporter::new(json, &want.resource);
     let (sender, events) = mpsc::channel();
     if let Err(e) = receive_signals(sender.clone()) {
         eprintln!("leasehold: cannot handle signals: {e}");
         return exit::OS;
     }
-    let store = match leasehold::open(db) {
-        Ok(store) => store,
-        Err(e) => return failed(&report, &e),
+    let session = Session {
+        db,
+        args,
+        owner: args
+            .lease
+            .owner
+            .clone()
+            .unwrap_or_else(owner::default_owner),
+        report: Reporter::new(json, &args.lease.resource),
+        grace,
+        sender,
+        events,
     };
-    let owner = want.owner.clone().unwrap_or_else(owner::default_owner);
-    let ttl = config.ttl.as_duration();
-    let lease_wanted = Want {
-        resource: &want.resource,
-        owner: &owner,
-        ttl,
-        wait: want.wait,
-    };
-    let started = Instant::now();
-    let lease = match wait::acquire(&store, &lease_wanted, &events, &report) {
-        Waited::Granted(lease) => lease,
-        Waited::Busy(holder) => {
-            report.clear_line();
-            let waited = json!({"waited_ms": millis(started.elapsed())});
-            report.event("not_acquired", merged(holder_fields(&holder), waited));
-            report.say(&format!(
-                "{} is held by {} (token {}); gave up after {}",
-                want.resource,
-                holder.owner(),
-                holder.token(),
-                duration::show(started.elapsed())
-            ));
-            return finish(&report, exit::NOT_ACQUIRED);
+    session.run(config).unwrap_or_else(|code| code)
+}
+
+/// One `run`: what it was asked, and the channel everything it reacts to arrives on.
+struct Session<'a> {
+    db: &'a str,
+    args: &'a RunArgs,
+    owner: String,
+    report: Reporter,
+    grace: Duration,
+    sender: Sender<Event>,
+    events: Receiver<Event>,
+}
+
+impl Session<'_> {
+    /// Acquire, keep, run the command, release; `Err` carries the exit code of an early end.
+    fn run(self, config: KeeperConfig) -> Result<u8, u8> {
+        let store = leasehold::open(self.db).map_err(|e| self.failed(&e))?;
+        let started = Instant::now();
+        let lease = self.acquire(&store, config.ttl.as_duration())?;
+        let (guard, deadline_ms) = self.keep(&store, lease, config, started.elapsed())?;
+        let child = self.start(&guard, deadline_ms)?;
+        child.notify_exit(self.sender.clone());
+        let lost = Supervision::new(&guard, &child, &self.report, self.grace).run(&self.events);
+        let status = child.finish();
+        self.report.event("child_exited", json!({"status": status}));
+        self.release(guard);
+        Ok(self.finish(if lost.is_some() { exit::LOST } else { status }))
+    }
+
+    /// Waits for the lease; reports and returns the exit code when it is not had.
+    fn acquire(&self, store: &Store, ttl: Duration) -> Result<Lease, u8> {
+        let want = &self.args.lease;
+        let wanted = Want {
+            resource: &want.resource,
+            owner: &self.owner,
+            ttl,
+            wait: want.wait,
+        };
+        let started = Instant::now();
+        let waited = wait::acquire(store, &wanted, &self.events, &self.report);
+        self.report.clear_line();
+        match waited {
+            Waited::Granted(lease) => Ok(lease),
+            Waited::Busy(holder) => Err(self.not_acquired(&holder, started.elapsed())),
+            Waited::Interrupted(signal) => {
+                let name = signal_name(signal);
+                self.report
+                    .event("signal", json!({"signal": name, "forwarded": false}));
+                Err(self.finish(exit::signaled(signal)))
+            }
+            Waited::Failed(e) => Err(self.failed(&e)),
         }
-        Waited::Interrupted(signal) => {
-            report.clear_line();
-            report.event(
-                "signal",
-                json!({"signal": signal_name(signal), "forwarded": false}),
-            );
-            return finish(&report, exit::signaled(signal));
+    }
+
+    fn not_acquired(&self, holder: &Holder, waited: Duration) -> u8 {
+        let fields = json!({"waited_ms": millis(waited)});
+        self.report
+            .event("not_acquired", merged(holder_fields(holder), fields));
+        self.report.say(&format!(
+            "{} is held by {} (token {}); gave up after {}",
+            holder.resource(),
+            holder.owner(),
+            holder.token(),
+            duration::show(waited)
+        ));
+        self.finish(exit::NOT_ACQUIRED)
+    }
+
+    /// Hands the lease to the keeper, whose events arrive on the session's channel; the guard and
+    /// its deadline in wall-clock milliseconds, as reported.
+    fn keep(
+        &self,
+        store: &Store,
+        lease: Lease,
+        config: KeeperConfig,
+        waited: Duration,
+    ) -> Result<(Guard, u64), u8> {
+        let acquired = merged(
+            holder_fields(lease.holder()),
+            json!({"waited_ms": millis(waited)}),
+        );
+        let observer = self.sender.clone();
+        let options = HoldOptions::new(config).on_event(move |event| {
+            let _ = observer.send(Event::Keeper(event.clone()));
+        });
+        let guard = store.keep(lease, options).map_err(|e| self.failed(&e))?;
+        let deadline_ms = time::wall_ms(guard.deadline());
+        self.report.event(
+            "acquired",
+            merged(acquired, json!({"deadline_ms": deadline_ms})),
+        );
+        Ok((guard, deadline_ms))
+    }
+
+    /// Starts the command under its watchdog, with the lease in its environment (the deadline as
+    /// the `acquired` event reported it).
+    fn start(&self, guard: &Guard, deadline_ms: u64) -> Result<Child, u8> {
+        let env = [
+            ("LEASEHOLD_RESOURCE", self.args.lease.resource.clone()),
+            ("LEASEHOLD_TOKEN", guard.token().get().to_string()),
+            ("LEASEHOLD_OWNER", self.owner.clone()),
+            ("LEASEHOLD_DEADLINE", time::rfc3339(deadline_ms)),
+            ("LEASEHOLD_DEADLINE_MS", deadline_ms.to_string()),
+            ("LEASEHOLD_DB", self.db.to_owned()),
+        ];
+        match Child::start(&self.args.command, &env) {
+            Ok(child) => {
+                self.report.event("started", json!({"pid": child.pid()}));
+                Ok(child)
+            }
+            Err(e) => {
+                self.report
+                    .say(&format!("cannot start the command's watchdog: {e}"));
+                self.report
+                    .event("error", json!({"kind": "os", "message": e.to_string()}));
+                Err(self.finish(exit::OS))
+            }
         }
-        Waited::Failed(e) => return failed(&report, &e),
-    };
-    report.clear_line();
-    let acquired = merged(
-        holder_fields(lease.holder()),
-        json!({"waited_ms": millis(started.elapsed())}),
-    );
-    let observer = sender.clone();
-    let options = HoldOptions::new(config).on_event(move |event| {
-        let _ = observer.send(Event::Keeper(event.clone()));
-    });
-    let guard = match store.keep(lease, options) {
-        Ok(guard) => guard,
-        Err(e) => return failed(&report, &e),
-    };
-    let deadline_ms = time::wall_ms(guard.deadline());
-    report.event(
-        "acquired",
-        merged(acquired, json!({"deadline_ms": deadline_ms})),
-    );
-    let env = [
-        ("LEASEHOLD_RESOURCE", want.resource.clone()),
-        ("LEASEHOLD_TOKEN", guard.token().get().to_string()),
-        ("LEASEHOLD_OWNER", owner.clone()),
-        ("LEASEHOLD_DEADLINE", time::rfc3339(deadline_ms)),
-        ("LEASEHOLD_DEADLINE_MS", deadline_ms.to_string()),
-        ("LEASEHOLD_DB", db.to_owned()),
-    ];
-    let child = match Child::start(&args.command, &env) {
-        Ok(child) => child,
-        Err(e) => {
-            eprintln!("leasehold: cannot start the command's watchdog: {e}");
-            let _ = guard.release();
-            return finish(&report, exit::OS);
+    }
+
+    /// Releases the lease and reports the store's answer.
+    fn release(&self, guard: Guard) {
+        let token = guard.token().get();
+        match guard.release() {
+            Ok(answer) => {
+                let answer = release_answer(&answer);
+                self.report
+                    .event("released", json!({"token": token, "answer": answer}));
+            }
+            Err(e) => {
+                let kind = e.kind().to_string();
+                self.report
+                    .event("error", json!({"kind": kind, "message": e.to_string()}));
+                self.report.say(&format!("cannot release the lease: {e}"));
+            }
         }
-    };
-    report.event("started", json!({"pid": child.pid()}));
-    child.notify_exit(sender);
-    let lost = Supervision::new(&guard, &child, &report, grace).run(&events);
-    let status = child.finish();
-    report.event("child_exited", json!({"status": status}));
-    release(&report, guard);
-    finish(&report, if lost.is_some() { exit::LOST } else { status })
+    }
+
+    /// Reports a store error and returns its exit code.
+    fn failed(&self, error: &Error) -> u8 {
+        let kind = error.kind().to_string();
+        self.report
+            .event("error", json!({"kind": kind, "message": error.to_string()}));
+        self.report.say(&error.to_string());
+        self.finish(exit::for_error(error))
+    }
+
+    /// The last event: the exit code.
+    fn finish(&self, code: u8) -> u8 {
+        self.report.event("exit", json!({"code": code}));
+        code
+    }
 }
 
 /// The keeper's configuration for `ttl`, with `grace` and [`KILL_SLACK`] added to its margin;
@@ -184,38 +270,6 @@ fn receive_signals(events: Sender<Event>) -> std::io::Result<()> {
         }
     });
     Ok(())
-}
-
-/// Releases the lease and reports the store's answer.
-fn release(report: &Reporter, guard: Guard) {
-    let token = guard.token().get();
-    match guard.release() {
-        Ok(answer) => {
-            let answer = release_answer(&answer);
-            report.event("released", json!({"token": token, "answer": answer}));
-        }
-        Err(e) => {
-            report.event(
-                "error",
-                json!({"kind": e.kind().to_string(), "message": e.to_string()}),
-            );
-            report.say(&format!("cannot release the lease: {e}"));
-        }
-    }
-}
-
-/// Reports a store error and returns its exit code.
-fn failed(report: &Reporter, error: &Error) -> u8 {
-    let kind = error.kind().to_string();
-    report.event("error", json!({"kind": kind, "message": error.to_string()}));
-    report.say(&error.to_string());
-    finish(report, exit::for_error(error))
-}
-
-/// The last event: the exit code.
-fn finish(report: &Reporter, code: u8) -> u8 {
-    report.event("exit", json!({"code": code}));
-    code
 }
 
 fn millis(duration: Duration) -> u64 {
