@@ -125,6 +125,12 @@ pub(crate) struct WatchdogArgs {
     /// The pid of the `run` process this watchdog belongs to.
     #[arg(long)]
     pub(crate) supervisor: u32,
+    /// The inherited file descriptor of the pipe the supervisor sends deadlines on.
+    #[arg(long)]
+    pub(crate) deadlines: u32,
+    /// The time between SIGTERM and SIGKILL.
+    #[arg(long)]
+    pub(crate) grace_ms: u64,
     /// The command.
     #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) command: Vec<OsString>,

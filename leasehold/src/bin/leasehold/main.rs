@@ -27,7 +27,7 @@ fn dispatch(cli: &args::Cli) -> u8 {
     let out = admin::Output { json: cli.json };
     match &cli.command {
         Command::Run(args) => run::run(&cli.db, args, cli.json),
-        Command::Watchdog(args) => run::watchdog::watchdog(args.supervisor, &args.command),
+        Command::Watchdog(args) => run::watchdog::watchdog(args),
         command => {
             let store = match leasehold::open(&cli.db) {
                 Ok(store) => store,

@@ -21,6 +21,22 @@ pub(crate) fn wall_ms(instant: Instant) -> u64 {
     }
 }
 
+/// Now on `CLOCK_MONOTONIC`, in nanoseconds: one clock for every process of the host (unlike a
+/// `std::time::Instant`, it can be sent to another process), which does not jump.
+pub(crate) fn monotonic_ns() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let secs = u64::try_from(now.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(now.tv_nsec).unwrap_or(0);
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
+/// `instant` on `CLOCK_MONOTONIC`, in nanoseconds: now plus the time from now until it (zero
+/// from now for an instant that has passed).
+pub(crate) fn monotonic_ns_of(instant: Instant) -> u64 {
+    let ahead = instant.saturating_duration_since(Instant::now());
+    monotonic_ns().saturating_add(u64::try_from(ahead.as_nanos()).unwrap_or(u64::MAX))
+}
+
 /// `ms` (Unix milliseconds) as RFC 3339 in UTC with milliseconds: `2026-11-29T02:55:01.123Z`.
 pub(crate) fn rfc3339(ms: u64) -> String {
     let (days, rest) = (ms / 86_400_000, ms % 86_400_000);

@@ -71,12 +71,12 @@ fn negative_control_runs_on_two_resources_overlap_and_are_caught() {
 fn the_commands_exit_code_passes_through() {
     let scratch = Scratch::new();
     let code = |command: &[&str]| {
-        let status = leasehold(&scratch)
+        let output = leasehold(&scratch)
             .args(["run", "codes", "--"])
             .args(command)
-            .status()
+            .output()
             .expect("run");
-        status.code().expect("an exit code")
+        output.status.code().expect("an exit code")
     };
     assert_eq!(code(&["sh", "-c", "exit 7"]), 7);
     assert_eq!(code(&["true"]), 0);

@@ -2,7 +2,9 @@
 //! (SIGINT) of a waiting run ends it at once without a lease; a holder's Ctrl-C ends its command
 //! and releases, so the next waiter starts within a second; a SIGKILLed run leaves no process of
 //! its command behind, and the next run proceeds once the lease expires (with a negative control:
-//! a supervisor without the watchdog leaves its tree running, and the check sees it).
+//! a supervisor without the watchdog leaves its tree running, and the check sees it); a run
+//! stopped with SIGSTOP cannot renew, and its watchdog kills the command before the store's
+//! expiry; a watchdog whose supervisor is already gone starts nothing.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -10,7 +12,8 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 
 use crate::support::{
-    Running, Scratch, events, eventually, is_dead, leasehold, names, read_pid, signal,
+    Running, Scratch, events, eventually, is_dead, leasehold, leasehold_without_db, names,
+    read_pid, signal, wall_ms,
 };
 
 /// A command with a child of its own: writes its pid and its child's pid, then waits.
@@ -127,25 +130,120 @@ fn a_killed_run_leaves_no_process_behind_and_the_next_run_proceeds_after_the_ttl
     let _ = killed.child.wait();
 }
 
-#[test]
-fn negative_control_a_supervisor_without_a_watchdog_leaves_its_tree_running() {
-    let scratch = Scratch::new();
-    let mut supervisor = Command::new("sh")
+/// A supervisor without the watchdog: `sh` running the same tree, in `scratch`'s directory;
+/// it and the pids of the tree.
+fn plain_supervisor(scratch: &Scratch) -> (std::process::Child, u32, u32) {
+    for pid_file in ["c.pid", "g.pid"] {
+        let _ = std::fs::remove_file(scratch.path(pid_file));
+    }
+    let supervisor = Command::new("sh")
         .args(["-c", &format!("sh -c '{TREE}' & wait")])
         .current_dir(scratch.dir.path())
         .spawn()
         .expect("start sh");
     let command = read_pid(&scratch.path("c.pid"));
     let grandchild = read_pid(&scratch.path("g.pid"));
-    supervisor.kill().expect("SIGKILL the supervisor");
-    let _ = supervisor.wait();
+    (supervisor, command, grandchild)
+}
+
+#[test]
+fn negative_control_a_supervisor_without_a_watchdog_leaves_its_tree_running() {
+    let scratch = Scratch::new();
+    let (mut killed, command, grandchild) = plain_supervisor(&scratch);
+    killed.kill().expect("SIGKILL the supervisor");
+    let _ = killed.wait();
     let gone = eventually(Duration::from_secs(1), || {
         is_dead(command) && is_dead(grandchild)
     });
-    for pid in [command, grandchild] {
+    let (mut stopped, stopped_command, stopped_grandchild) = plain_supervisor(&scratch);
+    signal(stopped.id(), Signal::STOP);
+    std::thread::sleep(Duration::from_secs(1));
+    let ran_on = !is_dead(stopped_command) && !is_dead(stopped_grandchild);
+    for pid in [command, grandchild, stopped_command, stopped_grandchild] {
         if !is_dead(pid) {
             signal(pid, Signal::KILL);
         }
     }
+    let _ = stopped.kill();
+    let _ = stopped.wait();
     assert!(!gone, "the check did not see the orphaned tree");
+    assert!(
+        ran_on,
+        "the check did not see the tree of a stopped supervisor run on"
+    );
+}
+
+#[test]
+fn a_stopped_run_cannot_renew_and_its_watchdog_kills_the_command_before_the_expiry() {
+    let scratch = Scratch::new();
+    let mut stopped = Running::start({
+        let mut command = leasehold(&scratch);
+        let args = [
+            "--json", "run", "s", "--ttl", "2s", "--grace", "200ms", "--", "sh", "-c",
+        ];
+        command.args(args).arg(TREE);
+        command
+    });
+    stopped.wait_event("started", Duration::from_secs(10));
+    let command = read_pid(&scratch.path("c.pid"));
+    let grandchild = read_pid(&scratch.path("g.pid"));
+    signal(stopped.pid(), Signal::STOP);
+    // Stopped, the supervisor renews no more: this is the store's last expiry of its lease.
+    let status = leasehold(&scratch)
+        .args(["--json", "status", "s"])
+        .output()
+        .expect("status");
+    let held: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    let expiry = held["expires_at_ms"].as_u64().expect("held");
+    // The watchdog SIGKILLs the group at the last deadline plus the grace, 0.1 s before the
+    // lease's own deadline; look 10 ms before the store's expiry.
+    let check_at = expiry - 10;
+    while wall_ms() < check_at {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let checked = wall_ms();
+    let gone = is_dead(command) && is_dead(grandchild);
+    signal(stopped.pid(), Signal::CONT);
+    assert!(
+        gone,
+        "the command ran on at {checked}, {} ms before the expiry",
+        expiry - checked.min(expiry)
+    );
+    if checked >= expiry {
+        eprintln!(
+            "note: looked {} ms after the expiry (a loaded machine)",
+            checked - expiry
+        );
+    }
+    let (status, _, lines) = stopped.finish(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(76), "{lines:#?}");
+    let events = events(&lines);
+    let lost = events.iter().find(|e| e["event"] == "lost").expect("lost");
+    assert_eq!(lost["reason"], "deadline");
+    // The watchdog's own SIGTERM ended the command (sh dies of it): the graceful way, first.
+    let exited = events.iter().find(|e| e["event"] == "child_exited").expect("child_exited");
+    assert_eq!(exited["status"], 128 + 15, "{lines:#?}");
+}
+
+#[test]
+fn a_watchdog_whose_supervisor_is_already_gone_starts_nothing() {
+    let scratch = Scratch::new();
+    // Its parent is this test, not pid 1: as if the supervisor had died and it had been adopted.
+    let status = leasehold_without_db(&scratch)
+        .args([
+            "__watchdog",
+            "--supervisor",
+            "1",
+            "--deadlines",
+            "0",
+            "--grace-ms",
+            "100",
+            "--",
+        ])
+        .args(["sh", "-c", "touch started"])
+        .status()
+        .expect("run the watchdog");
+    assert_eq!(status.code(), Some(71));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!scratch.path("started").exists(), "the command was started");
 }

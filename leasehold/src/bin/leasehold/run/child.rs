@@ -1,24 +1,33 @@
 //! The supervised process tree: the watchdog (`leasehold __watchdog`) in a process group of its
 //! own, and the command under it in the same group. The supervisor signals the whole group, and
 //! reaps the watchdog only after killing what is left of the group, so the group id it signals
-//! can never belong to anyone else.
+//! can never belong to anyone else. It also sends the watchdog every deadline the keeper
+//! confirms, through a pipe, so that the watchdog can enforce the last one on its own.
 
 use std::ffi::OsString;
-use std::io;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus};
 use std::sync::mpsc::Sender;
 use std::thread;
+use std::time::{Duration, Instant};
 
+use rustix::io::{FdFlags, fcntl_setfd};
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions, kill_process_group, waitid};
 
-use crate::exit;
 use crate::run::Event;
+use crate::{exit, time};
 
 /// The watchdog process and its group.
 pub(crate) struct Child {
     process: std::process::Child,
     group: Pid,
+    /// The write end of the watchdog's deadline pipe: one line per deadline, in nanoseconds on
+    /// `CLOCK_MONOTONIC`. Only the supervisor holds it, so the watchdog reads end-of-file the
+    /// moment the supervisor dies.
+    deadlines: File,
 }
 
 impl Child {
@@ -27,19 +36,48 @@ impl Child {
     ///
     /// Must be called on the thread that lives as long as the supervisor (the main thread): the
     /// watchdog's parent-death signal fires when the thread that forked it exits.
-    pub(crate) fn start(command: &[OsString], env: &[(&str, String)]) -> io::Result<Self> {
+    pub(crate) fn start(
+        command: &[OsString],
+        env: &[(&str, String)],
+        grace: Duration,
+    ) -> io::Result<Self> {
+        let (reader, writer) = rustix::pipe::pipe()?;
+        // The write end stays in this process alone; the read end is inherited.
+        fcntl_setfd(&writer, FdFlags::CLOEXEC)?;
         let process = Command::new(std::env::current_exe()?)
             .arg("__watchdog")
             .arg("--supervisor")
             .arg(std::process::id().to_string())
+            .arg("--deadlines")
+            .arg(reader.as_raw_fd().to_string())
+            .arg("--grace-ms")
+            .arg(grace.as_millis().to_string())
             .arg("--")
             .args(command)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .process_group(0)
             .spawn()?;
+        drop(reader);
         // A child's pid is positive; its group id is its pid (`process_group(0)`).
         let group = Pid::from_child(&process);
-        Ok(Self { process, group })
+        Ok(Self {
+            process,
+            group,
+            deadlines: File::from(writer),
+        })
+    }
+
+    /// Tells the watchdog that the supervisor is stopping the command itself (so the watchdog's
+    /// own SIGTERM is not needed; its SIGKILL still is, if the supervisor fails to send it).
+    pub(crate) fn send_stopping(&self) {
+        let _ = writeln!(&self.deadlines, "{}", crate::run::watchdog::STOPPING);
+    }
+
+    /// Tells the watchdog the keeper's deadline (when the command is due SIGTERM unless a
+    /// renewal moves it); the watchdog SIGKILLs the group `grace` after the last one it heard.
+    pub(crate) fn send_deadline(&self, deadline: Instant) {
+        // A watchdog that has exited cannot read it, and needs nothing more.
+        let _ = writeln!(&self.deadlines, "{}", time::monotonic_ns_of(deadline));
     }
 
     /// The watchdog's pid, which is the group's id.

@@ -181,8 +181,9 @@ impl Session<'_> {
             ("LEASEHOLD_DEADLINE_MS", deadline_ms.to_string()),
             ("LEASEHOLD_DB", self.db.to_owned()),
         ];
-        match Child::start(&self.args.command, &env) {
+        match Child::start(&self.args.command, &env, self.grace) {
             Ok(child) => {
+                child.send_deadline(guard.deadline());
                 self.report.event("started", json!({"pid": child.pid()}));
                 Ok(child)
             }

@@ -50,7 +50,16 @@ impl<'a> Supervision<'a> {
     pub(crate) fn run(mut self, events: &Receiver<Event>) -> Option<LossReason> {
         loop {
             match events.recv_timeout(self.timeout()) {
-                Ok(Event::ChildExited) | Err(RecvTimeoutError::Disconnected) => return self.lost,
+                Ok(Event::ChildExited) | Err(RecvTimeoutError::Disconnected) => {
+                    // Killed by the watchdog while this process could not act (stopped, say):
+                    // the keeper knows the lease was lost meanwhile.
+                    if self.lost.is_none()
+                        && let Some(reason) = self.guard.try_lost()
+                    {
+                        self.report_loss(reason);
+                    }
+                    return self.lost;
+                }
                 Ok(Event::Signal(number)) => self.forward(number),
                 Ok(Event::Keeper(event)) => self.keeper(&event),
                 Err(RecvTimeoutError::Timeout) => self.tick(),
@@ -89,6 +98,18 @@ impl<'a> Supervision<'a> {
         }
     }
 
+    fn report_loss(&mut self, reason: LossReason) {
+        self.lost = Some(reason);
+        let token = self.guard.token().get();
+        self.report.event(
+            "lost",
+            json!({"reason": loss_reason(reason), "token": token}),
+        );
+        self.report.say(&format!(
+            "the lease was lost ({reason}); stopping the command"
+        ));
+    }
+
     fn forward(&self, number: i32) {
         if let Some(signal) = child::signal(number) {
             self.child.signal_group(signal);
@@ -100,14 +121,17 @@ impl<'a> Supervision<'a> {
 
     fn keeper(&mut self, event: &GuardEvent) {
         match event {
-            GuardEvent::Renewed { lease, deadline } => self.report.event(
-                "renewed",
-                json!({
-                    "token": lease.token().get(),
-                    "expires_at_ms": lease.expires_at().as_millis(),
-                    "deadline_ms": time::wall_ms(*deadline),
-                }),
-            ),
+            GuardEvent::Renewed { lease, deadline } => {
+                self.child.send_deadline(*deadline);
+                self.report.event(
+                    "renewed",
+                    json!({
+                        "token": lease.token().get(),
+                        "expires_at_ms": lease.expires_at().as_millis(),
+                        "deadline_ms": time::wall_ms(*deadline),
+                    }),
+                );
+            }
             GuardEvent::RenewFailed { kind, message } => self.report.event(
                 "renew_failed",
                 json!({"kind": kind.to_string(), "error": message}),
@@ -122,15 +146,8 @@ impl<'a> Supervision<'a> {
         if self.lost.is_some() {
             return;
         }
-        self.lost = Some(reason);
-        let token = self.guard.token().get();
-        self.report.event(
-            "lost",
-            json!({"reason": loss_reason(reason), "token": token}),
-        );
-        self.report.say(&format!(
-            "the lease was lost ({reason}); stopping the command"
-        ));
+        self.report_loss(reason);
+        self.child.send_stopping();
         self.child.signal_group(Signal::TERM);
         self.report.event("stopping", json!({"signal": "SIGTERM"}));
         self.kill_at = Some(Instant::now() + self.grace);
