@@ -31,6 +31,7 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run a command under a lease: acquire, keep it while the command runs, release when it
     /// exits; stop the command (SIGTERM, then SIGKILL after --grace) before the lease can expire.
+    #[command(after_help = exit::HELP)]
     Run(RunArgs),
     /// Acquire a lease and print its fencing token (for scripts that renew and release it).
     Acquire(AcquireArgs),

@@ -221,7 +221,10 @@ fn a_stopped_run_cannot_renew_and_its_watchdog_kills_the_command_before_the_expi
     let lost = events.iter().find(|e| e["event"] == "lost").expect("lost");
     assert_eq!(lost["reason"], "deadline");
     // The watchdog's own SIGTERM ended the command (sh dies of it): the graceful way, first.
-    let exited = events.iter().find(|e| e["event"] == "child_exited").expect("child_exited");
+    let exited = events
+        .iter()
+        .find(|e| e["event"] == "child_exited")
+        .expect("child_exited");
     assert_eq!(exited["status"], 128 + 15, "{lines:#?}");
 }
 
