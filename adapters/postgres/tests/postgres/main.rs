@@ -1,0 +1,7 @@
+//! Tests of `leasehold-postgres` against a real PostgreSQL server, each in a database of its own
+//! (see `support`). One test binary with one module per concern keeps link time down.
+
+mod basics;
+mod races;
+mod reference;
+mod support;
