@@ -61,7 +61,6 @@ mod error;
 mod lease;
 mod request_id;
 pub mod rounds;
-pub mod setup;
 mod store;
 pub mod wait;
 
