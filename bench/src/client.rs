@@ -6,7 +6,7 @@ use std::path::Path;
 use std::thread;
 use std::time::Instant;
 
-use crate::contender::Locker;
+use crate::locker::Locker;
 use crate::error::BenchError;
 use crate::scenario::{ClientResult, Style};
 

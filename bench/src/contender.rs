@@ -1,18 +1,16 @@
 //! The contenders: four ways of taking and giving back a lease on one SQLite file, plus the
-//! commit floor that durable mode is measured against, all behind one [`Locker`] trait so that
-//! every scenario drives them with the same loop.
+//! commit floor that durable mode is measured against, all behind one
+//! [`Locker`](crate::locker::Locker) trait so that every scenario drives them with the same loop.
+//! This module names them and opens the one a run asks for; what they share is in
+//! [`locker`](crate::locker).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::BenchError;
+use crate::locker::{Durability, Locker};
 use crate::{floor, stores, transactional};
-
-/// How long every benchmark lease lasts: far longer than any run, so that no lease expires and
-/// every grant is a release followed by a fresh acquire.
-pub const TTL: Duration = Duration::from_secs(600);
 
 /// A way of taking a lease that the benchmarks compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -75,87 +73,6 @@ impl Contender {
             Self::CheckThenAct => "the seed's SELECT, decide in Rust, then upsert (racy)",
             Self::FsyncFloor => "one minimal write transaction per acquire and per release",
         }
-    }
-}
-
-/// `synchronous=FULL` or `NORMAL` (WAL mode in both): the two durability modes of the store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Durability {
-    /// `Durability::Full`: every commit is fsynced before it returns.
-    Full,
-    /// `Durability::Relaxed`: commits are fsynced at checkpoints.
-    Relaxed,
-}
-
-impl Durability {
-    /// Both modes, durable first.
-    pub const ALL: [Self; 2] = [Self::Full, Self::Relaxed];
-
-    /// The store's option for this mode.
-    #[must_use]
-    pub fn store(self) -> leasehold_sqlite::Durability {
-        match self {
-            Self::Full => leasehold_sqlite::Durability::Full,
-            Self::Relaxed => leasehold_sqlite::Durability::Relaxed,
-        }
-    }
-
-    /// The `PRAGMA synchronous` value the store sets for this mode.
-    #[must_use]
-    pub fn synchronous(self) -> &'static str {
-        match self {
-            Self::Full => "FULL",
-            Self::Relaxed => "NORMAL",
-        }
-    }
-
-    /// The name used in the JSON and the tables.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Full => "full",
-            Self::Relaxed => "relaxed",
-        }
-    }
-}
-
-/// What one benchmark client drives: one attempt to take a lease, and its release.
-pub trait Locker: Send + Sync {
-    /// What a grant carries to its release.
-    type Grant: Send;
-
-    /// One attempt on `resource` for `owner`: `Some` when granted, `None` when another client
-    /// holds a valid lease.
-    ///
-    /// # Errors
-    ///
-    /// Storage errors; [`BenchError::is_busy`] tells a busy database apart.
-    fn try_acquire(&self, resource: &str, owner: &str) -> Result<Option<Self::Grant>, BenchError>;
-
-    /// Gives the lease back.
-    ///
-    /// # Errors
-    ///
-    /// Storage errors, or a release that did not end the lease it was given.
-    fn release(&self, grant: &Self::Grant) -> Result<(), BenchError>;
-
-    /// Waits for the lease until `deadline` with the contender's own waiting acquire. Only
-    /// `SqliteStore` has one ([`SqliteStore::acquire`](leasehold_sqlite::SqliteStore::acquire)).
-    ///
-    /// # Errors
-    ///
-    /// [`BenchError::Protocol`] for contenders without a waiting acquire; storage errors.
-    fn acquire_waiting(
-        &self,
-        resource: &str,
-        owner: &str,
-        deadline: Instant,
-    ) -> Result<Option<Self::Grant>, BenchError> {
-        let _ = (resource, owner, deadline);
-        Err(BenchError::protocol(
-            "this contender has no waiting acquire",
-        ))
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use leasehold_sqlite::Statement;
 use rusqlite::{Connection, named_params};
 
-use crate::contender::{Durability, Locker, TTL};
+use crate::locker::{Durability, Locker, TTL};
 use crate::error::BenchError;
 use crate::pragmas::{now_millis, open_raw};
 

@@ -35,6 +35,7 @@ pub mod contender;
 pub mod error;
 pub mod floor;
 pub mod histogram;
+pub mod locker;
 pub mod machine;
 pub mod plan;
 mod pragmas;
@@ -48,5 +49,6 @@ pub mod targets;
 pub mod transactional;
 pub mod worker;
 
-pub use contender::{Contender, Durability, Locker, TTL};
+pub use contender::Contender;
+pub use locker::{Durability, Locker, TTL};
 pub use error::BenchError;

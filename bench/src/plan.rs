@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::contender::{Contender, Durability};
+use crate::contender::Contender;
+use crate::locker::Durability;
 use crate::scenario::{Runner, Scenario, Style};
 
 /// The client counts of the grid: 1, 2, 4, 8 processes, and 2, 4, 8 threads (one client is the

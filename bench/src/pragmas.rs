@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::contender::Durability;
+use crate::locker::Durability;
 
 /// `leasehold_sqlite::Options::new`'s busy timeout.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::contender::{Contender, Durability};
+use crate::contender::Contender;
+use crate::locker::Durability;
 use crate::machine::Machine;
 use crate::plan::Plan;
 use crate::scenario::{Runner, Style};

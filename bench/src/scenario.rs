@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::contender::{Contender, Durability};
+use crate::contender::Contender;
+use crate::locker::Durability;
 use crate::histogram::Histogram;
 
 /// How concurrent clients are run.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use leasehold_sqlite::{Acquire, Direct, Lease, Options, Release, SqliteStore, SystemClock};
 use leasehold_tests::CheckThenActStore;
 
-use crate::contender::{Durability, Locker, TTL};
+use crate::locker::{Durability, Locker, TTL};
 use crate::error::BenchError;
 use crate::pragmas::BUSY_TIMEOUT;
 
@@ -64,7 +64,7 @@ impl Locker for Store {
         owner: &str,
         deadline: Instant,
     ) -> Result<Option<Lease>, BenchError> {
-        Ok(granted(self.store.acquire(resource, owner, TTL, deadline)?))
+        Ok(granted(self.store.acquire_until(resource, owner, TTL, deadline)?))
     }
 }
 

@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use crate::contender::{Contender, Durability};
+use crate::contender::Contender;
+use crate::locker::Durability;
 use crate::plan::{POINTS, RESOURCES};
 use crate::report::Report;
 use crate::scenario::{Runner, Style};

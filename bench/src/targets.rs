@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::contender::{Contender, Durability};
+use crate::contender::Contender;
+use crate::locker::Durability;
 use crate::scenario::{Runner, Scenario, Style};
 use crate::summary::{STARVED_SHARE, Summary, median};
 

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, named_params};
 
-use crate::contender::{Durability, Locker, TTL};
+use crate::locker::{Durability, Locker, TTL};
 use crate::error::BenchError;
 use crate::floor::{lock, millis};
 use crate::pragmas::{now_millis, open_raw};

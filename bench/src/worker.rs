@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, Witness, resource_names};
-use crate::contender::{self, Locker, WithLocker};
+use crate::contender::{self, WithLocker};
+use crate::locker::Locker;
 use crate::error::BenchError;
 use crate::scenario::{ClientResult, Scenario};
 

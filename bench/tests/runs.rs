@@ -40,16 +40,18 @@ fn processes_and_threads_of_the_store_all_get_grants_and_never_a_double_one() {
 }
 
 /// The seed's check-then-act grants a held lease now and then; over a few attempts the witness
-/// must catch it (each run gives the race thousands of chances).
+/// must catch it (each run gives the race thousands of chances). The attempts stop at the first
+/// catch, so a generous bound costs nothing when the witness works; on a machine loaded by other
+/// builds, five were once not enough.
 #[test]
 fn the_witness_counts_the_check_then_act_double_grants() {
-    let caught = (0..5).any(|_| {
+    let caught = (0..20).any(|_| {
         run(Contender::CheckThenAct, Runner::Threads, 4, Style::Retry)
             .iter()
             .any(|r| r.double_grants > 0)
     });
     assert!(
         caught,
-        "no double grant seen in five runs of the racy store"
+        "no double grant seen in twenty runs of the racy store"
     );
 }

@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use leasehold_core::DecideError;
+
 /// The kind of a store's error, as far as code generic over stores must tell them apart. Every
 /// kind means the operation changed nothing, except where a store's own error says otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,4 +48,11 @@ impl fmt::Display for ErrorKind {
 pub trait StoreError: std::error::Error + Send + Sync + 'static {
     /// What kind of error this is.
     fn kind(&self) -> ErrorKind;
+
+    /// The core's refusal this error carries, if it is one ([`ErrorKind::InvalidInput`] for a
+    /// clock reading, an expiry or a token the core refuses): every store must refuse exactly
+    /// what the core refuses, and a conformance test compares the two.
+    fn decide_error(&self) -> Option<DecideError> {
+        None
+    }
 }

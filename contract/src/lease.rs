@@ -241,6 +241,25 @@ pub fn drift_margin(ttl: Duration) -> Duration {
     Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
 }
 
+/// The largest high-water mark a new store starts from: 2^53 - 1, so that tokens stay exact
+/// integers in JavaScript and in double-precision JSON parsers for as long as the clock allows.
+const MAX_STARTING_HIGH_WATER: u64 = (1 << 53) - 1;
+
+/// The high-water mark a new store's tokens start above (`None`: from the first token): its
+/// creation instant `created` on the store's clock, in microseconds (milliseconds times 1,000),
+/// capped at 2^53 - 1. Every store uses this rule when it creates its schema.
+///
+/// A database deleted and created again then issues tokens above every token its predecessor can
+/// have issued for any resource, provided the clock did not go back and the predecessor did not
+/// grant one resource more than a thousand times a millisecond on average over its life. A
+/// protected resource that remembers the old tokens keeps accepting the new holders instead of
+/// refusing them all.
+#[must_use]
+pub fn starting_high_water(created: Timestamp) -> Option<FencingToken> {
+    let micros = created.as_millis().saturating_mul(1_000);
+    FencingToken::new(micros.min(MAX_STARTING_HIGH_WATER))
+}
+
 /// `sent + ttl - margin`, or the latest instant this platform can add when the ttl is too long
 /// to add at all (a ttl of centuries: the deadline is then effectively never).
 fn local_deadline(sent: Instant, ttl: Duration) -> Instant {
@@ -290,6 +309,19 @@ mod tests {
             Duration::MAX,
         );
         assert!(lease.deadline() > sent + Duration::from_secs(3_600 * 24 * 365));
+    }
+
+    #[test]
+    fn a_new_store_starts_above_its_creation_instant_in_microseconds() {
+        assert_eq!(starting_high_water(Timestamp::ZERO), None);
+        assert_eq!(
+            starting_high_water(Timestamp::from_millis(1_764_000_000_123)).map(FencingToken::get),
+            Some(1_764_000_000_123_000)
+        );
+        assert_eq!(
+            starting_high_water(Timestamp::MAX).map(FencingToken::get),
+            Some(MAX_STARTING_HIGH_WATER)
+        );
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub use audit::Audit;
 pub use clock::ManualClock;
 pub use clock::{Clock, ClockError, SystemClock};
 pub use error::{ErrorKind, StoreError};
-pub use lease::{Holder, Lease, StoreId, drift_margin};
+pub use lease::{Holder, Lease, StoreId, drift_margin, starting_high_water};
 pub use leasehold_core::{FencingToken, LostReason, Owner, RequestId, ResourceName, Timestamp};
 pub use request_id::RequestIds;
 pub use store::{AsyncLockStore, LockStore, deadline_after};

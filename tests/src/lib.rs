@@ -1,19 +1,22 @@
-//! leasehold's concurrency evidence (unpublished): the planted check-then-act store every
-//! harness must catch, and the history checker every harness runs.
+//! leasehold's SQLite concurrency evidence (unpublished): the planted check-then-act store every
+//! SQLite harness must catch. The history checker every harness runs is the kit's
+//! (`leasehold_kit::history`), re-exported here.
 //!
 //! The harnesses themselves are the test targets of this crate:
 //!
-//! - `tests/main.rs`: TOCTOU regressions (one bug per file), shuttle, and the multi-process stress
-//!   test with kills;
+//! - `tests/main.rs`: TOCTOU regressions (one bug per file) and shuttle;
 //! - `tests/loom_sqlite.rs`: loom, behind the `loom` feature.
+//!
+//! The store-generic evidence (conformance, linearizability, the peer suite, multi-process
+//! stress) is `leasehold-kit`'s, run by each store's own tests.
 //!
 //! `docs/verification.md` says what each establishes and how to run the long versions.
 #![forbid(unsafe_code)]
 
-pub mod history;
 pub mod naive;
 pub mod rng;
-pub mod stress;
+
+pub use leasehold_kit::history;
 
 pub use naive::CheckThenActStore;
 

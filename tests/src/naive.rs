@@ -8,13 +8,14 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use leasehold_core::{
     FencingToken, LeaseRecord, Owner, RequestId, ResourceName, Status, Timestamp, Ttl, lease_expiry,
 };
 use leasehold_sqlite::{
-    Acquire, Clock, Direct, Durability, Error, Lease, Options, Seam, SqliteStore, Statement,
+    Acquire, Clock, Direct, Durability, Error, Holder, Lease, Options, Seam, SqliteStore,
+    Statement, StoreId,
 };
 use rusqlite::{Connection, OptionalExtension, named_params};
 
@@ -53,6 +54,7 @@ pub struct Intent {
     request_id: RequestId,
     now: Timestamp,
     expires_at: Timestamp,
+    ttl: Ttl,
 }
 
 /// The seed's check-then-act lock service on a leasehold database. **Racy by design.**
@@ -61,6 +63,7 @@ pub struct CheckThenActStore<S: Seam = Direct> {
     clock: Arc<dyn Clock>,
     seam: S,
     next_request: Mutex<u128>,
+    store_id: StoreId,
 }
 
 impl<S: Seam> CheckThenActStore<S> {
@@ -80,7 +83,7 @@ impl<S: Seam> CheckThenActStore<S> {
         let options = Options::new()
             .shared_clock(Arc::clone(&clock))
             .durability(durability);
-        drop(SqliteStore::open_with(path, options)?);
+        let store_id = SqliteStore::open_with(path, options)?.store_id();
         let conn = Connection::open(path)?;
         // What an application of the seed's kind gets: SQLite's own busy handler.
         conn.busy_timeout(Duration::from_secs(5))?;
@@ -94,6 +97,7 @@ impl<S: Seam> CheckThenActStore<S> {
             clock,
             seam,
             next_request: Mutex::new(1),
+            store_id,
         })
     }
 
@@ -118,15 +122,8 @@ impl<S: Seam> CheckThenActStore<S> {
         let now = self.clock.now()?;
         let row = self.run(Statement::ReadLock, |c| read_row(c, &resource))?;
         if let Some(record) = row.filter(|r| r.is_valid_at(now)) {
-            let holder = Lease::from_parts(
-                resource,
-                record.owner,
-                record.token,
-                record.request_id,
-                record.acquired_at,
-                record.expires_at,
-            );
-            return Ok(Decision::Busy(Acquire::Busy(holder.holder())));
+            let holder = Holder::from_core(&resource, record.holder());
+            return Ok(Decision::Busy(Acquire::Busy(holder)));
         }
         let request_id = self.fresh_request_id();
         let expires_at = lease_expiry(now, ttl)?;
@@ -136,6 +133,7 @@ impl<S: Seam> CheckThenActStore<S> {
             request_id,
             now,
             expires_at,
+            ttl,
         }))
     }
 
@@ -145,6 +143,7 @@ impl<S: Seam> CheckThenActStore<S> {
     ///
     /// Storage errors.
     pub fn write(&self, decision: Decision) -> Result<Acquire, Error> {
+        let sent = Instant::now();
         let intent = match decision {
             Decision::Busy(busy) => return Ok(busy),
             Decision::Free(intent) => intent,
@@ -159,10 +158,11 @@ impl<S: Seam> CheckThenActStore<S> {
             request_id,
             now,
             expires_at,
+            ttl,
         } = intent;
-        Ok(Acquire::Granted(Lease::from_parts(
-            resource, owner, token, request_id, now, expires_at,
-        )))
+        let holder = Holder::new(resource, owner, token, now, expires_at);
+        let lease = Lease::new(holder, request_id, self.store_id, sent, ttl.as_duration());
+        Ok(Acquire::Granted(lease))
     }
 
     /// The seed's acquire: [`read`](Self::read), then [`write`](Self::write).

@@ -6,7 +6,10 @@
 //! explores every order of statements. Time is a loom atomic that a clock thread advances; each
 //! statement reads it in its turn, right before it runs (as the store does), so ticks race the
 //! statements and expiries fall between any two of them. Busy timeouts are zero: nothing may
-//! sleep inside loom.
+//! sleep inside loom — and the statement lock means SQLite is never busy here, so a busy answer
+//! fails the iteration instead of being ignored (a store that answered busy to everything would
+//! otherwise pass with an empty history). Each scenario also counts the grants its clients got
+//! over all interleavings and requires some: a run that granted nothing proves nothing.
 //!
 //! Run (`scripts/test` runs it too):
 //!
@@ -25,8 +28,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use leasehold_sqlite::{
-    Acquire, Clock, Durability, Error, Options, Release, Renew, Seam, SqliteStore, Statement,
-    Timestamp,
+    Acquire, Clock, ClockError, Durability, Error, Options, Release, Renew, Seam, SqliteStore,
+    Statement, Timestamp,
 };
 use leasehold_tests::CheckThenActStore;
 use leasehold_tests::history::{self, Event};
@@ -67,7 +70,7 @@ impl fmt::Debug for LoomClock {
 }
 
 impl Clock for LoomClock {
-    fn now(&self) -> Result<Timestamp, Error> {
+    fn now(&self) -> Result<Timestamp, ClockError> {
         Ok(Timestamp::from_millis(self.0.load(SeqCst)))
     }
 }
@@ -149,12 +152,19 @@ fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }
 
-/// What an acquire told its client, as history; busy (the database's, with a zero timeout) is a
-/// modelled outcome too.
+/// Grants made to the racing clients (not to a scenario's setup), over every interleaving of the
+/// running scenario.
+static GRANTS: AtomicUsize = AtomicUsize::new(0);
+
+/// What an acquire told its client, as history. Any error fails the iteration: statements run
+/// one at a time, so the database is never busy.
 fn told(outcome: Result<Acquire, Error>) -> Vec<Event> {
     match outcome {
-        Ok(Acquire::Granted(lease)) => vec![Event::granted(&lease)],
-        Ok(Acquire::Busy(_)) | Err(Error::Busy) => Vec::new(),
+        Ok(Acquire::Granted(lease)) => {
+            GRANTS.fetch_add(1, SeqCst);
+            vec![Event::granted(&lease)]
+        }
+        Ok(Acquire::Busy(_)) => Vec::new(),
         Err(e) => panic!("unexpected error: {e}"),
     }
 }
@@ -195,11 +205,15 @@ fn check(iterations: &std::sync::Arc<AtomicUsize>, scenario: impl Fn() + Sync + 
     });
 }
 
-/// Runs `scenario` in every interleaving and says how many it explored.
+/// Runs `scenario` in every interleaving, says how many it explored, and requires that its
+/// clients were granted something in some of them.
 fn explore(name: &str, scenario: impl Fn() + Sync + Send + 'static) {
     let iterations = std::sync::Arc::default();
+    GRANTS.store(0, SeqCst);
     check(&iterations, scenario);
-    println!("{name}: {} interleavings explored", iterations.load(SeqCst));
+    let (explored, grants) = (iterations.load(SeqCst), GRANTS.load(SeqCst));
+    println!("{name}: {explored} interleavings explored, {grants} grants to its clients");
+    assert!(grants > 0, "{name}: no client was granted anything in {explored} interleavings");
 }
 
 /// Runs `scenario` and requires loom to find a failing interleaving; prints it.
@@ -250,7 +264,10 @@ fn acquirers_racing_expiry(clients: &[&'static str], ticks: u64, planted: bool) 
     let world = World::new(0);
     let setup = world.store("setup");
     let old = setup.try_acquire("r", "old", ms(1)).expect("setup");
-    let mut events = told(Ok(old));
+    let Acquire::Granted(old) = old else {
+        unreachable!("a fresh resource is free")
+    };
+    let mut events = vec![Event::granted(&old)];
     if ticks == 0 {
         world.clock.store(1, SeqCst);
     }
@@ -323,6 +340,9 @@ fn acquire_racing_stale_release(planted: bool) {
     let b = loom::thread::spawn(move || acquirer.try_acquire("r", "B", ms(10)).expect("acquire"));
     a.join().expect("A");
     let b = b.join().expect("B");
+    if let Acquire::Granted(lease) = &b {
+        told(Ok(Acquire::Granted(lease.clone())));
+    }
     let holder = setup
         .holder("r")
         .expect("read")
@@ -366,7 +386,7 @@ fn acquire_racing_renew(planted: bool) {
     let Ok(Acquire::Granted(lease)) = setup.try_acquire("r", "A", ms(2)) else {
         unreachable!("free")
     };
-    let mut events = told(Ok(Acquire::Granted(lease.clone())));
+    let mut events = vec![Event::granted(&lease)];
     let renewer = world.store("A");
     let b = client(&world, "B", planted);
     let ticker = world.ticker(2);
@@ -393,4 +413,25 @@ fn a_renew_racing_an_acquire_keeps_mutual_exclusion() {
     explore("renew racing the planted acquire", || {
         acquire_racing_renew(true);
     });
+}
+
+/// The negative control of the progress check: clients whose every acquire is refused (a lease
+/// that never expires, held by someone else) keep every promise and grant nothing; `explore`
+/// must reject the run.
+#[test]
+fn a_run_that_grants_nothing_fails_the_progress_check() {
+    let caught = std::panic::catch_unwind(|| {
+        explore("clients that are never granted", || {
+            let world = World::new(0);
+            let setup = world.store("setup");
+            let held = setup.try_acquire("r", "holder", ms(3_600_000));
+            assert!(matches!(held, Ok(Acquire::Granted(_))));
+            let a = client(&world, "A", false);
+            let a = loom::thread::spawn(move || a.acquire("A", 10));
+            assert!(a.join().expect("A").is_empty());
+        });
+    });
+    let payload = caught.expect_err("a run without grants passed");
+    let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("no client was granted"), "{message}");
 }

@@ -2,5 +2,5 @@
 
 mod regressions;
 mod shuttle;
-mod stress;
+
 mod support;

@@ -198,6 +198,13 @@ impl StoreError for Error {
             }
         }
     }
+
+    fn decide_error(&self) -> Option<DecideError> {
+        match self {
+            Self::Rejected(e) => Some(*e),
+            _ => None,
+        }
+    }
 }
 
 impl From<NameError> for Error {

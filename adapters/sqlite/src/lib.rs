@@ -118,3 +118,11 @@ pub use leasehold_contract::{Audit, ManualClock};
 pub use leasehold_core::{LeaseRecord, LockTable};
 #[cfg(feature = "test-util")]
 pub use seam::{Direct, Seam, Statement};
+
+/// The `CREATE` statements of the current schema, in the order they run (feature `test-util`):
+/// for checks that documentation and tools show the schema the code creates.
+#[cfg(feature = "test-util")]
+#[must_use]
+pub fn schema_sql() -> Vec<&'static str> {
+    setup::schema::created().to_vec()
+}

@@ -13,7 +13,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use leasehold_sqlite::{Acquire, Direct, Seam, Statement, new_request_id};
+use leasehold_sqlite::{Acquire, Direct, Seam, Statement};
 
 use crate::support::{Db, granted, ms};
 
@@ -50,7 +50,7 @@ fn a_retry_with_the_same_request_id_gets_its_own_lease() {
     let seam = DropNextAcquireReply::default();
     seam.armed.store(true, Ordering::SeqCst);
     let store = db.store(seam);
-    let id = new_request_id().expect("random id");
+    let id = store.new_request_id();
     let lost = store.try_acquire_with_id("plan/42", "A", ms(30_000), id);
     assert!(lost.is_err(), "the reply was lost");
     let holder = db

@@ -4,8 +4,8 @@
 //! Each client is a shuttle thread with its own store (its own connection) on one database file,
 //! fresh in every execution. [`ShuttleSeam`] yields to shuttle's scheduler before every statement,
 //! so the scheduler chooses the order of statements; SQLite runs each atomically. Operations:
-//! acquire, retry with the same request id, renew, release, evict, a fenced write to a protected
-//! table (through `with_fence`), and clock ticks. After every execution the history of what clients
+//! acquire, retry with the same request id, renew, release, evict, prune, a fenced write to a
+//! protected table (through `with_fence`), and clock ticks. After every execution the history of what clients
 //! were told, and the protected table's log, go through `history::check`: mutual exclusion, tokens
 //! that strictly increase, and a protected resource that never accepts an older token.
 //!
@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use leasehold_sqlite::{
-    Acquire, Clock, Durability, Error, Evict, Fenced, Lease, Options, Release, Renew, RequestId,
-    Seam, SqliteStore, Statement, Timestamp, new_request_id,
+    Acquire, Clock, ClockError, Durability, Error, Evict, Fenced, Lease, Options, Release, Renew,
+    RequestId, Seam, SqliteStore, Statement, Timestamp,
 };
 use leasehold_tests::CheckThenActStore;
 use leasehold_tests::history::{self, Event};
@@ -41,6 +41,7 @@ enum Op {
     Release(u8),
     Evict(u8),
     Write(u8),
+    Prune,
     Tick,
 }
 
@@ -59,6 +60,7 @@ fn plan() -> impl Strategy<Value = Plan> {
             2 => (0..resources).prop_map(Op::Release),
             1 => (0..resources).prop_map(Op::Evict),
             3 => (0..resources).prop_map(Op::Write),
+            1 => Just(Op::Prune),
             3 => Just(Op::Tick),
         ];
         let ops = prop::collection::vec(op, 1..7);
@@ -68,8 +70,13 @@ fn plan() -> impl Strategy<Value = Plan> {
 
 /// A scheduling point before every statement, except those that open a store: stores open before
 /// the clients start, and PCT places its few priority changes among all steps, so steps that race
-/// nothing would only dilute them.
-struct ShuttleSeam;
+/// nothing would only dilute them. With `always_busy` (**planted bug**), every statement after
+/// opening fails as if the database were locked: a store that never makes progress, which the
+/// progress check must catch.
+#[derive(Clone, Copy)]
+struct ShuttleSeam {
+    always_busy: bool,
+}
 
 impl Seam for ShuttleSeam {
     fn run<T>(
@@ -77,8 +84,13 @@ impl Seam for ShuttleSeam {
         statement: Statement,
         execute: impl FnOnce() -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        if statement != Statement::Schema {
-            shuttle::thread::yield_now();
+        if statement == Statement::Schema {
+            return execute();
+        }
+        shuttle::thread::yield_now();
+        if self.always_busy {
+            let busy = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY);
+            return Err(rusqlite::Error::SqliteFailure(busy, None));
         }
         execute()
     }
@@ -89,7 +101,7 @@ impl Seam for ShuttleSeam {
 struct ShuttleClock(Arc<AtomicU64>);
 
 impl Clock for ShuttleClock {
-    fn now(&self) -> Result<Timestamp, Error> {
+    fn now(&self) -> Result<Timestamp, ClockError> {
         Ok(Timestamp::from_millis(self.0.load(SeqCst)))
     }
 }
@@ -103,17 +115,19 @@ struct World {
     path: std::path::PathBuf,
     clock: Arc<AtomicU64>,
     events: Arc<Mutex<Vec<Event>>>,
+    seam: ShuttleSeam,
     _dir: tempfile::TempDir,
 }
 
 impl World {
-    fn new() -> Self {
+    fn new(seam: ShuttleSeam) -> Self {
         let dir = leasehold_tests::scratch_dir();
         let path = dir.path().join("locks.db");
         Self {
             path,
             clock: Arc::new(AtomicU64::new(0)),
             events: Arc::default(),
+            seam,
             _dir: dir,
         }
     }
@@ -123,13 +137,13 @@ impl World {
             .durability(Durability::Relaxed)
             .busy_timeout(Duration::ZERO)
             .clock(ShuttleClock(Arc::clone(&self.clock)))
-            .seam(ShuttleSeam);
+            .seam(self.seam);
         SqliteStore::open_with(&self.path, options).expect("the store opens")
     }
 
     fn naive(&self) -> CheckThenActStore<ShuttleSeam> {
         let clock = Arc::new(ShuttleClock(Arc::clone(&self.clock)));
-        CheckThenActStore::open(&self.path, clock, ShuttleSeam, Durability::Relaxed)
+        CheckThenActStore::open(&self.path, clock, self.seam, Durability::Relaxed)
             .expect("the planted store opens")
     }
 
@@ -192,6 +206,7 @@ impl Client {
             Op::Release(r) => self.release(r),
             Op::Evict(r) => self.evict(r),
             Op::Write(r) => self.write(r),
+            Op::Prune => self.prune(),
             Op::Tick => drop(self.clock.fetch_add(1, SeqCst)),
         }
     }
@@ -199,7 +214,7 @@ impl Client {
     fn acquire(&mut self, r: u8, retry: bool) {
         let id = match self.request_ids.get(&r) {
             Some(id) if retry => *id,
-            _ => new_request_id().expect("random id"),
+            _ => self.store.new_request_id(),
         };
         self.request_ids.insert(r, id);
         let outcome = match &self.planted {
@@ -256,10 +271,26 @@ impl Client {
             token: lease.token().get(),
             at: self.clock.load(SeqCst),
         });
-        match self.store.release(&lease) {
-            Ok(Release::Released | Release::Expired | Release::NotHolder(_)) => {}
-            Err(Error::Busy) => drop(self.leases.insert(r, lease)),
+        let ended = match self.store.release(&lease) {
+            Ok(Release::Released) => true,
+            Ok(Release::Expired | Release::NotHolder(_)) => false,
+            Err(Error::Busy) => {
+                self.leases.insert(r, lease.clone());
+                false
+            }
             Err(e) => panic!("release failed: {e}"),
+        };
+        self.log(Event::ReleaseAnswered {
+            resource: resource(r),
+            token: lease.token().get(),
+            ended,
+        });
+    }
+
+    fn prune(&mut self) {
+        match self.store.prune(Duration::ZERO) {
+            Ok(_) | Err(Error::Busy) => {}
+            Err(e) => panic!("prune failed: {e}"),
         }
     }
 
@@ -300,8 +331,8 @@ impl Client {
 
 /// One execution of `plan`: every client in its own shuttle thread, then the history check.
 /// Returns the checked history.
-fn execute(plan: &Plan, planted: bool) -> Vec<Event> {
-    let world = World::new();
+fn execute(plan: &Plan, planted: bool, seam: ShuttleSeam) -> Vec<Event> {
+    let world = World::new(seam);
     world.create_protected_table();
     let threads: Vec<_> = plan
         .clients
@@ -351,14 +382,72 @@ fn executions() -> usize {
     env_or("LEASEHOLD_SHUTTLE_EXECUTIONS", 64)
 }
 
+const REAL: ShuttleSeam = ShuttleSeam { always_busy: false };
+
 fn run_random(plan: Plan, planted: bool, executions: usize) -> usize {
-    let runner = shuttle::Runner::new(RandomScheduler::new(executions), shuttle::Config::default());
-    runner.run(move || drop(execute(&plan, planted)))
+    run_with(RandomScheduler::new(executions), plan, planted, REAL)
 }
 
 fn run_pct(plan: Plan, planted: bool, executions: usize) -> usize {
-    let runner = shuttle::Runner::new(PctScheduler::new(3, executions), shuttle::Config::default());
-    runner.run(move || drop(execute(&plan, planted)))
+    run_with(PctScheduler::new(3, executions), plan, planted, REAL)
+}
+
+/// Runs `plan` under `scheduler`, then checks that the executions made progress: a plan in which
+/// some client acquires must see grants, and one in which a holder writes or releases, fenced
+/// writes and ended leases. A store that answered every statement with a busy error (whose
+/// operations the clients must tolerate) would otherwise pass with an empty history.
+fn run_with(
+    scheduler: impl shuttle::scheduler::Scheduler + 'static,
+    plan: Plan,
+    planted: bool,
+    seam: ShuttleSeam,
+) -> usize {
+    let seen: Arc<Mutex<[usize; 3]>> = Arc::default();
+    let tally = Arc::clone(&seen);
+    let runner = shuttle::Runner::new(scheduler, shuttle::Config::default());
+    let expects = expected_progress(&plan);
+    let done = runner.run(move || {
+        let events = execute(&plan, planted, seam);
+        let mut seen = tally.lock().unwrap_or_else(PoisonError::into_inner);
+        for event in events {
+            match event {
+                Event::Granted { .. } => seen[0] += 1,
+                Event::Wrote { .. } => seen[1] += 1,
+                Event::ReleaseAnswered { ended: true, .. } => seen[2] += 1,
+                _ => {}
+            }
+        }
+    });
+    let seen = *seen.lock().unwrap_or_else(PoisonError::into_inner);
+    assert!(
+        seen[0] >= expects[0] && seen[1] >= expects[1] && seen[2] >= expects[2],
+        "the executions made no progress: grants, fenced writes, releases {seen:?}, \
+         expected at least {expects:?}"
+    );
+    done
+}
+
+/// What every execution of `plan` makes at least: one grant if some client acquires (the first
+/// attempt on a fresh database finds every resource free); fenced writes and releases are not
+/// certain in any one schedule, so they are asked of the whole run only when a client's first
+/// operation acquires and its second writes or releases the same resource (nothing can take the
+/// lease away in between: the clock does not move unless a client ticks it, and ttls are 3 ticks).
+fn expected_progress(plan: &Plan) -> [usize; 3] {
+    let acquires = plan
+        .clients
+        .iter()
+        .any(|ops| ops.iter().any(|op| matches!(op, Op::Acquire(_) | Op::Retry(_))));
+    let first_two = |second: fn(&Op, u8) -> bool| {
+        plan.clients.iter().any(|ops| match ops.as_slice() {
+            [Op::Acquire(r), op, ..] => second(op, *r),
+            _ => false,
+        })
+    };
+    [
+        usize::from(acquires),
+        usize::from(first_two(|op, r| matches!(op, Op::Write(w) if *w == r))),
+        usize::from(first_two(|op, r| matches!(op, Op::Release(w) if *w == r))),
+    ]
 }
 
 proptest! {
@@ -400,12 +489,12 @@ fn the_harness_records_every_kind_of_event() {
     };
     shuttle::check_random(
         move || {
-            for event in execute(&plan, false) {
+            for event in execute(&plan, false, REAL) {
                 let kind = match event {
                     Event::Granted { .. } => 0,
                     Event::Wrote { .. } => 1,
-                    Event::Releasing { .. } | Event::Evicted { .. } => 2,
-                    Event::Renewed { .. } => continue,
+                    Event::ReleaseAnswered { ended: true, .. } | Event::Evicted { .. } => 2,
+                    _ => continue,
                 };
                 SEEN[kind].fetch_add(1, Relaxed);
             }
@@ -490,4 +579,21 @@ fn random_schedules_catch_the_planted_acquire() {
 #[test]
 fn pct_schedules_catch_the_planted_acquire() {
     expect_caught(run_pct);
+}
+
+/// The negative control of the progress check: the same harness on a store whose every statement
+/// is refused as busy — the clients tolerate busy answers, so the history stays empty and the
+/// history checker finds nothing wrong — must fail for lack of progress.
+#[test]
+fn a_store_that_is_always_busy_fails_the_progress_check() {
+    let busy = ShuttleSeam { always_busy: true };
+    let plan = Plan {
+        clients: vec![vec![Op::Acquire(0), Op::Write(0), Op::Release(0)], vec![Op::Tick]],
+    };
+    let run = std::panic::catch_unwind(|| {
+        run_with(RandomScheduler::new(8), plan, false, busy)
+    });
+    let payload = run.expect_err("a store that never makes progress passed");
+    let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("made no progress"), "{message}");
 }

@@ -6,8 +6,7 @@ pub(crate) mod schema;
 
 use std::collections::BTreeMap;
 
-use leasehold_contract::StoreId;
-use leasehold_contract::setup::{new_store_id, starting_high_water};
+use leasehold_contract::{StoreId, starting_high_water};
 use tokio_postgres::types::Type;
 
 use crate::error::Error;
@@ -137,8 +136,8 @@ impl AsyncPgStore {
         let clock = self.text(Statement::Clock).to_owned();
         let rows = self.setup_query(session, &clock, &[(&now, Type::INT8)]).await?;
         let now = crate::row::now(rows.first().ok_or_else(|| no_answer("the clock"))?, 0)?;
-        let high_water = crate::row::bigint(starting_high_water(now));
-        let store_id = crate::row::bigint(new_store_id().map_err(Error::Random)?.as_u64());
+        let high_water = starting_high_water(now).map_or(0, |mark| crate::row::bigint(mark.get()));
+        let store_id = crate::row::bigint(StoreId::random().map_err(Error::Random)?.as_u64());
         let begin = "BEGIN ISOLATION LEVEL READ COMMITTED";
         self.setup_query(session, begin, &[]).await?;
         let created = self.create_in_transaction(session, high_water, store_id).await;

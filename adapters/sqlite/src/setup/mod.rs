@@ -14,10 +14,6 @@ use crate::seam::{Seam, Statement};
 use crate::store::SqliteStore;
 use schema::Found;
 
-/// The largest high-water mark a new database starts from: 2^53 - 1, so that tokens stay exact
-/// integers in JavaScript and in double-precision JSON parsers for as long as the clock allows.
-const MAX_STARTING_HIGH_WATER: u64 = (1 << 53) - 1;
-
 impl<S: Seam> SqliteStore<S> {
     /// Checks the connection and the database, creates or upgrades the schema if needed, and
     /// returns the store's id.
@@ -82,17 +78,12 @@ impl<S: Seam> SqliteStore<S> {
     }
 }
 
-/// The high-water mark a new database's tokens start above: its creation instant in
-/// microseconds (the store's clock, in milliseconds, times 1,000), capped at 2^53 - 1.
-///
-/// A database deleted and created again then issues tokens above every token its predecessor can
-/// have issued for any resource, provided the clock did not go back and the predecessor did not
-/// grant one resource more than a thousand times a millisecond on average over its life — far
-/// beyond what one SQLite file can commit. A protected resource that remembers the old tokens
-/// keeps accepting the new holders instead of refusing them all.
+/// The high-water mark a new database's tokens start above, as the contract sets it for every
+/// store (`leasehold_contract::starting_high_water`), as stored: 0 for none.
 fn starting_high_water(now: Timestamp) -> i64 {
-    let micros = now.as_millis().saturating_mul(1_000);
-    i64::try_from(micros.min(MAX_STARTING_HIGH_WATER)).unwrap_or(i64::MAX)
+    leasehold_contract::starting_high_water(now)
+        .and_then(|token| i64::try_from(token.get()).ok())
+        .unwrap_or(0)
 }
 
 /// A random store id in `1..=i64::MAX`: it is kept in an `INTEGER` column.
@@ -104,19 +95,6 @@ fn new_store_id() -> Result<i64, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_new_database_starts_above_its_creation_instant_in_microseconds() {
-        assert_eq!(starting_high_water(Timestamp::ZERO), 0);
-        assert_eq!(
-            starting_high_water(Timestamp::from_millis(1_764_000_000_123)),
-            1_764_000_000_123_000
-        );
-        assert_eq!(
-            starting_high_water(Timestamp::MAX),
-            i64::try_from(MAX_STARTING_HIGH_WATER).expect("fits")
-        );
-    }
 
     #[test]
     fn store_ids_are_positive_and_differ() {

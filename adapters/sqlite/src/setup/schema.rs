@@ -75,6 +75,12 @@ const OBJECTS_V2: [(&str, &str); 4] = [
     ("leasehold_meta", CREATE_META),
 ];
 
+/// The `CREATE` statements of the current version, in the order they run.
+#[cfg_attr(not(feature = "test-util"), allow(dead_code))]
+pub(crate) fn created() -> [&'static str; 4] {
+    OBJECTS_V2.map(|(_, sql)| sql)
+}
+
 /// The leasehold objects in `main` and how they were created, as SQLite keeps them.
 const SCHEMA_OBJECTS: &str = "SELECT name, sql FROM main.sqlite_schema WHERE name IN \
 ('leasehold_meta', 'leasehold_locks', 'leasehold_locks_keep_high_water', \
@@ -219,7 +225,7 @@ VALUES ('schema_version', :version), ('pruned_high_water', :high_water), ('store
 
 /// Creates the schema, inside the caller's `BEGIN IMMEDIATE` transaction.
 pub(crate) fn create(tx: &Transaction<'_>, high_water: i64, store_id: i64) -> rusqlite::Result<()> {
-    for (_, sql) in OBJECTS_V2 {
+    for sql in created() {
         tx.execute(sql, [])?;
     }
     let params = named_params! {

@@ -2,8 +2,10 @@
 //! binary with one module per concern keeps link time down.
 
 mod checkpoints;
+mod docs;
 mod faults;
 mod hostile;
+mod kit;
 mod fence;
 mod open;
 mod replay;

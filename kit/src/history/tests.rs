@@ -21,6 +21,14 @@ fn releasing(token: u64, at: u64) -> Event {
     }
 }
 
+fn answered(token: u64, ended: bool) -> Event {
+    Event::ReleaseAnswered {
+        resource: "r".into(),
+        token,
+        ended,
+    }
+}
+
 fn wrote(token: u64, seq: u64) -> Event {
     Event::Wrote {
         resource: "r".into(),
@@ -185,6 +193,8 @@ fn lines_round_trip_and_cut_lines_are_skipped() {
             expires_at: 300,
         },
         releasing(7, 150),
+        answered(7, false),
+        answered(7, true),
         Event::Evicted {
             resource: "r".into(),
             token: 8,
@@ -201,4 +211,43 @@ fn lines_round_trip_and_cut_lines_are_skipped() {
         "a line cut by a kill"
     );
     assert_eq!(Event::from_line("granted r w1 7 100 2x"), None);
+}
+
+/// The audit's case: a release that was announced and then failed (an error, `NotHolder`) did
+/// not end the lease, so a grant after it but before the lease's expiry is an overlap. The old
+/// rule ended the lease at the announcement and missed it.
+#[test]
+fn an_overlap_after_a_release_that_failed_is_caught() {
+    let history = [
+        granted("a", 1, 0, 10),
+        releasing(1, 3),
+        answered(1, false),
+        granted("b", 2, 5, 15),
+    ];
+    assert_eq!(
+        check(&history),
+        [Violation::Overlap {
+            resource: "r".into(),
+            earlier: ("a".into(), 1, 10),
+            later: ("b".into(), 2, 5),
+        }]
+    );
+}
+
+/// A release that was announced but whose answer was never logged (its client was killed) may
+/// have ended the lease: no overlap can be claimed after its reading. One that succeeded ended
+/// it. A failed retry after a successful release withdraws only itself.
+#[test]
+fn an_unanswered_or_successful_release_ends_the_lease_at_its_reading() {
+    let unanswered = [granted("a", 1, 0, 10), releasing(1, 3), granted("b", 2, 5, 15)];
+    assert_eq!(check(&unanswered), []);
+    let retried = [
+        granted("a", 1, 0, 10),
+        releasing(1, 3),
+        answered(1, true),
+        releasing(1, 4),
+        answered(1, false),
+        granted("b", 2, 5, 15),
+    ];
+    assert_eq!(check(&retried), []);
 }

@@ -1,5 +1,6 @@
-//! What clients were told, as a history of [`Event`]s, and [`check`]: the one checker that loom,
-//! shuttle and the multi-process stress test all run on their histories.
+//! What clients were told, as a history of [`Event`]s, and [`check`]: the one time-aware checker
+//! that loom, shuttle, the kit's concurrent suites and the multi-process stress test all run on
+//! their histories.
 //!
 //! The checker judges only what clients were told and what the protected resource accepted,
 //! never the store's own rows, so a store that kept consistent rows while telling two clients
@@ -35,7 +36,7 @@ pub enum Event {
         expires_at: u64,
     },
     /// The holder is about to release; logged before the call, so that a holder killed between
-    /// its release and the log line is still known to have released.
+    /// its release and the log line is still known to have *maybe* released.
     Releasing {
         /// The resource.
         resource: String,
@@ -43,6 +44,18 @@ pub enum Event {
         token: u64,
         /// The store's clock read before the call: the lease ended no earlier.
         at: u64,
+    },
+    /// The answer to the release last announced by [`Event::Releasing`] for this token, by the
+    /// same client: whether it ended the lease (`Released`) or not (an error, `NotHolder`, or
+    /// `Expired` — the lease had already ended by itself). A release that did not end its lease
+    /// does not shorten it; one whose answer was never logged (a killed client) may have.
+    ReleaseAnswered {
+        /// The resource.
+        resource: String,
+        /// The token that was released.
+        token: u64,
+        /// Whether the release ended a valid lease.
+        ended: bool,
     },
     /// An administrator's evict ended the lease with `token` (its holder may not know yet).
     Evicted {
@@ -167,8 +180,10 @@ impl Lease {
 /// - Tokens of one resource are never granted twice, and each client's grants increase.
 /// - **Mutual exclusion**: every grant is made at or after the time each earlier grant of the
 ///   resource was certainly over. A lease is certainly valid until its latest known expiry, or,
-///   if it was released or evicted, until the clock reading its releaser or evictor took before
-///   the call, when that is sooner (the release itself came at or after that reading). A grant
+///   if it was evicted or may have been released, until the clock reading its releaser or
+///   evictor took before the call, when that is sooner (the release itself came at or after that
+///   reading). A release whose answer says it did not end the lease (an error, `NotHolder`,
+///   `Expired`) does not count; one whose answer was never logged does. A grant
 ///   made before then overlaps a lease that was neither expired nor released: a double grant,
 ///   whether or not the earlier holder released later.
 /// - **Fencing**: the protected resource's accepted tokens never decrease.
@@ -186,6 +201,9 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut leases: BTreeMap<&str, BTreeMap<u64, Lease>> = BTreeMap::new();
     let mut last_of_client: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    // Release intents per lease, in order; an answer that did not end the lease withdraws the
+    // latest one. What is left may have ended the lease.
+    let mut intents: BTreeMap<(&str, u64), Vec<u64>> = BTreeMap::new();
     for event in events {
         match event {
             Event::Granted {
@@ -233,24 +251,31 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                     lease.expires_at = lease.expires_at.max(*expires_at);
                 }
             }
-            // An evict ends a lease early as a release does; the store orders it before any
-            // later grant.
             Event::Releasing {
                 resource,
                 token,
                 at,
+            } => intents.entry((resource, *token)).or_default().push(*at),
+            Event::ReleaseAnswered {
+                resource,
+                token,
+                ended: false,
+            } => {
+                intents.entry((resource, *token)).or_default().pop();
             }
-            | Event::Evicted {
+            // An evict ends a lease early as a release does; the store orders it before any
+            // later grant. It is logged only once the evictor was told it happened.
+            Event::Evicted {
                 resource,
                 token,
                 at,
-            } => {
-                if let Some(lease) = leases.entry(resource).or_default().get_mut(token) {
-                    let ended = lease.ended_not_before.map_or(*at, |seen| seen.min(*at));
-                    lease.ended_not_before = Some(ended);
-                }
-            }
-            Event::Wrote { .. } => {}
+            } => end_not_before(&mut leases, resource, *token, *at),
+            Event::ReleaseAnswered { .. } | Event::Wrote { .. } => {}
+        }
+    }
+    for ((resource, token), ats) in intents {
+        if let Some(at) = ats.into_iter().min() {
+            end_not_before(&mut leases, resource, token, at);
         }
     }
     for (resource, by_token) in &leases {
@@ -258,6 +283,19 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
     }
     writes_in_order(events, &mut violations);
     violations
+}
+
+/// Records that the lease `token` of `resource` may have ended as early as `at`.
+fn end_not_before<'a>(
+    leases: &mut BTreeMap<&'a str, BTreeMap<u64, Lease>>,
+    resource: &'a str,
+    token: u64,
+    at: u64,
+) {
+    if let Some(lease) = leases.entry(resource).or_default().get_mut(&token) {
+        let ended = lease.ended_not_before.map_or(at, |seen| seen.min(at));
+        lease.ended_not_before = Some(ended);
+    }
 }
 
 /// Grants in token order (the store's serial order of grants): each must come at or after the
@@ -313,7 +351,7 @@ fn writes_in_order(events: &[Event], violations: &mut Vec<Violation>) {
 impl Event {
     /// The grant of `lease`, as its holder was told it.
     #[must_use]
-    pub fn granted(lease: &leasehold_sqlite::Lease) -> Self {
+    pub fn granted(lease: &leasehold_contract::Lease) -> Self {
         Self::Granted {
             resource: lease.resource().to_string(),
             client: lease.owner().to_string(),
@@ -346,6 +384,11 @@ impl Event {
                 token,
                 at,
             } => format!("releasing {resource} {token} {at}"),
+            Self::ReleaseAnswered {
+                resource,
+                token,
+                ended,
+            } => format!("release-answered {resource} {token} {ended}"),
             Self::Evicted {
                 resource,
                 token,
@@ -383,6 +426,11 @@ impl Event {
                 resource: s(1)?,
                 token: n(2)?,
                 at: n(3)?,
+            },
+            ("release-answered", 4) => Self::ReleaseAnswered {
+                resource: s(1)?,
+                token: n(2)?,
+                ended: words.get(3)?.parse().ok()?,
             },
             ("evicted", 4) => Self::Evicted {
                 resource: s(1)?,

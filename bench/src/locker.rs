@@ -1,0 +1,97 @@
+//! What every contender shares: the benchmark [`TTL`], the [`Durability`] modes, and the
+//! [`Locker`] trait each contender implements. The contenders themselves (`floor`, `stores`,
+//! `transactional`) depend on this module; `contender` depends on them to open the one a run
+//! asks for. Nothing here depends back on them.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::BenchError;
+
+/// How long every benchmark lease lasts: far longer than any run, so that no lease expires and
+/// every grant is a release followed by a fresh acquire.
+pub const TTL: Duration = Duration::from_secs(600);
+
+/// `synchronous=FULL` or `NORMAL` (WAL mode in both): the two durability modes of the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// `Durability::Full`: every commit is fsynced before it returns.
+    Full,
+    /// `Durability::Relaxed`: commits are fsynced at checkpoints.
+    Relaxed,
+}
+
+impl Durability {
+    /// Both modes, durable first.
+    pub const ALL: [Self; 2] = [Self::Full, Self::Relaxed];
+
+    /// The store's option for this mode.
+    #[must_use]
+    pub fn store(self) -> leasehold_sqlite::Durability {
+        match self {
+            Self::Full => leasehold_sqlite::Durability::Full,
+            Self::Relaxed => leasehold_sqlite::Durability::Relaxed,
+        }
+    }
+
+    /// The `PRAGMA synchronous` value the store sets for this mode.
+    #[must_use]
+    pub fn synchronous(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Relaxed => "NORMAL",
+        }
+    }
+
+    /// The name used in the JSON and the tables.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Relaxed => "relaxed",
+        }
+    }
+}
+
+/// What one benchmark client drives: one attempt to take a lease, and its release.
+pub trait Locker: Send + Sync {
+    /// What a grant carries to its release.
+    type Grant: Send;
+
+    /// One attempt on `resource` for `owner`: `Some` when granted, `None` when another client
+    /// holds a valid lease.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; [`BenchError::is_busy`] tells a busy database apart.
+    fn try_acquire(&self, resource: &str, owner: &str) -> Result<Option<Self::Grant>, BenchError>;
+
+    /// Gives the lease back.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors, or a release that did not end the lease it was given.
+    fn release(&self, grant: &Self::Grant) -> Result<(), BenchError>;
+
+    /// Waits for the lease until `deadline` with the contender's own waiting acquire. Only
+    /// `SqliteStore` has one
+    /// ([`SqliteStore::acquire_until`](leasehold_sqlite::SqliteStore::acquire_until)).
+    ///
+    /// # Errors
+    ///
+    /// [`BenchError::Protocol`] for contenders without a waiting acquire; storage errors.
+    fn acquire_waiting(
+        &self,
+        resource: &str,
+        owner: &str,
+        deadline: Instant,
+    ) -> Result<Option<Self::Grant>, BenchError> {
+        let _ = (resource, owner, deadline);
+        Err(BenchError::protocol(
+            "this contender has no waiting acquire",
+        ))
+    }
+}
+
