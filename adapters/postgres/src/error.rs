@@ -290,6 +290,13 @@ impl StoreError for Error {
             Self::CorruptRow { .. } | Self::Postgres(_) => ErrorKind::Storage,
         }
     }
+
+    fn decide_error(&self) -> Option<DecideError> {
+        match self {
+            Self::Rejected(e) => Some(*e),
+            _ => None,
+        }
+    }
 }
 
 impl From<NameError> for Error {
