@@ -40,13 +40,21 @@ pub(crate) const FENCE_CHECK: &str = concat!(
     " FROM (SELECT 1) one LEFT JOIN {schema}.leasehold_locks l ON l.resource = $1"
 );
 
+/// Marks the transaction right after the lease's row was locked: everything after it is the
+/// caller's.
+const SAVEPOINT: &str = "SAVEPOINT leasehold_fence";
+
+/// Undoes the caller's writes, keeping the lock and the no-op update before them.
+const UNDO: &str = "ROLLBACK TO SAVEPOINT leasehold_fence";
+
 /// How a fenced transaction went, before the store turns it into the caller's answer.
 enum Run<T, E> {
-    /// The lease was not current: rolled back (before or after the closure ran).
+    /// The lease was not current: nothing of the closure's committed (it did not run, or its
+    /// writes were undone).
     Lost(Lost),
     /// The closure ran and its writes committed.
     Committed(T),
-    /// The closure failed: rolled back.
+    /// The closure failed: its writes were undone.
     Closure(E),
     /// A serialization failure before the closure ran: rolled back, try again.
     Again(tokio_postgres::Error),
@@ -137,20 +145,24 @@ impl AsyncPgStore {
         };
         match self.fence_check(&tx, lease, Statement::FenceLock).await {
             Ok(Check::Current) => {}
-            Ok(Check::Lost(lost)) => return self.rolled_back(tx, Run::Lost(lost)).await,
+            Ok(Check::Lost(lost)) => return self.ended(tx, false, Run::Lost(lost)).await,
             Ok(Check::Ended) => unreachable!("the first statement of a transaction cannot end it"),
             Err(Failure::Retry(e)) => return Run::Again(e),
             Err(failure) => return failed(failure),
+        }
+        let marked = self.control(Statement::FenceControl, tx.batch_execute(SAVEPOINT));
+        if let Err(failure) = marked.await {
+            return failed(failure);
         }
         // Taken only here, once the lease was found current: a retry never needs it again.
         let f = f.take().expect("`f` runs at most once");
         let value = match f(&tx).await {
             Ok(value) => value,
-            Err(e) => return self.rolled_back(tx, Run::Closure(e)).await,
+            Err(e) => return self.ended(tx, true, Run::Closure(e)).await,
         };
         match self.fence_check(&tx, lease, Statement::FenceCheck).await {
             Ok(Check::Current) => {}
-            Ok(Check::Lost(lost)) => return self.rolled_back(tx, Run::Lost(lost)).await,
+            Ok(Check::Lost(lost)) => return self.ended(tx, true, Run::Lost(lost)).await,
             Ok(Check::Ended) => return Run::Failed(Error::FenceEnded, false),
             Err(failure) => return failed(failure),
         }
@@ -160,9 +172,20 @@ impl AsyncPgStore {
         }
     }
 
-    /// Rolls `tx` back and answers `run`; a rollback that fails only matters for the connection.
-    async fn rolled_back<T, E>(&self, tx: Transaction<'_>, run: Run<T, E>) -> Run<T, E> {
-        match self.control(Statement::FenceControl, tx.rollback()).await {
+    /// Ends a fenced transaction whose caller's writes must not commit: they are rolled back to
+    /// the savepoint taken after the lock (`undo`), and the transaction — now only the no-op
+    /// update of the lease's row — commits. Committing it, rather than rolling everything back,
+    /// leaves a new version of the row, so that a leasehold statement that waited for the lock
+    /// re-checks its condition with a fresh clock reading instead of applying the decision it
+    /// took before the wait. A failure here only matters for the connection.
+    async fn ended<T, E>(&self, tx: Transaction<'_>, undo: bool, run: Run<T, E>) -> Run<T, E> {
+        if undo {
+            let undone = self.control(Statement::FenceControl, tx.batch_execute(UNDO));
+            if let Err(Failure::Lost(e)) = undone.await {
+                return Run::Failed(e, true);
+            }
+        }
+        match self.control(Statement::FenceControl, tx.commit()).await {
             Err(Failure::Lost(e)) => Run::Failed(e, true),
             _ => run,
         }

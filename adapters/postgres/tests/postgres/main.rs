@@ -5,4 +5,6 @@ mod basics;
 mod kit;
 mod races;
 mod reference;
+mod refusals;
+mod row_locks;
 mod support;

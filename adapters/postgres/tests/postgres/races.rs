@@ -8,7 +8,8 @@ use std::thread;
 use std::time::Duration;
 
 use leasehold_postgres::{
-    Acquire, AsyncPgStore, ManualClock, Options, PgStore, Seam, Statement, Timestamp, Verdict,
+    Acquire, AsyncPgStore, ManualClock, Options, PgStore, Release, Seam, Statement, Timestamp,
+    Verdict,
 };
 
 use super::support::{TestDb, ms};
@@ -125,7 +126,7 @@ fn clients_on_the_server_clock_never_overlap_under_every_isolation_level() {
                         entries.fetch_add(1, Ordering::SeqCst);
                         thread::sleep(Duration::from_micros(200));
                         inside.store(false, Ordering::SeqCst);
-                        store.release(&lease).expect("release");
+                        assert_eq!(store.release(&lease).expect("release"), Release::Released);
                     }
                 });
             }

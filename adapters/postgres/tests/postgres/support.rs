@@ -39,6 +39,11 @@ impl TestDb {
         self.client().batch_execute(sql).expect("the test's SQL");
     }
 
+    /// Runs `sql` with `psql` (a process of its own: usable inside an async runtime too).
+    pub(crate) fn psql(&self, sql: &str) -> String {
+        self.db.psql(sql).expect("the test's SQL")
+    }
+
     /// One integer from `sql`.
     pub(crate) fn value(&self, sql: &str) -> i64 {
         self.client().query_one(sql, &[]).expect("one row").get(0)
@@ -94,29 +99,34 @@ impl TestDb {
     }
 }
 
-/// A role created for one test (roles belong to the whole server), dropped with it.
+/// A role created for one test (roles belong to the whole server), that may log in and do
+/// nothing else until granted more; dropped with everything it was granted.
 pub(crate) struct TestRole {
     name: String,
     admin_url: String,
 }
 
 impl TestRole {
-    /// A role that may log in to `db` and do nothing else; `setup` runs after it is created,
-    /// with `{role}` standing for its name.
-    pub(crate) fn create(db: &TestDb, setup: &str) -> Self {
+    pub(crate) fn create(db: &TestDb) -> Self {
         let name = leasehold_pg_harness::fresh_schema_name().replace("lh_schema", "lh_role");
-        let role = Self {
+        db.sql(&format!("CREATE ROLE {name} LOGIN"));
+        Self {
             name,
             admin_url: db.url().to_owned(),
-        };
-        db.sql(&format!("CREATE ROLE {} LOGIN", role.name));
-        db.sql(&setup.replace("{role}", &role.name));
-        role
+        }
     }
 
-    /// `db`'s URL, logging in as this role.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `db`'s URL, logging in as this role (without a password: the test servers trust
+    /// loopback connections).
     pub(crate) fn url(&self, db: &TestDb) -> String {
-        db.url().replacen("://postgres@", &format!("://{}@", self.name), 1)
+        let url = db.url();
+        let start = url.find("://").map_or(0, |i| i + 3);
+        let end = url[start..].find('@').map_or(start, |i| start + i + 1);
+        format!("{}{}@{}", &url[..start], self.name, &url[end..])
     }
 }
 
