@@ -3,9 +3,12 @@
 
 mod basics;
 mod faults;
+mod fence;
 mod kit;
 mod races;
 mod reference;
 mod refusals;
+mod replay;
 mod row_locks;
+mod servers;
 mod support;
