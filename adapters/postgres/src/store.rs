@@ -28,8 +28,8 @@ pub(crate) type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
 ///
 /// A store built from a URL holds one connection: concurrent calls through one store take turns
 /// on it, each for one statement (a fenced transaction for its whole length). For more
-/// connections, use several stores (each its own connection) or
-/// [`from_pool`](AsyncPgStore::from_pool).
+/// connections, use several stores (each its own connection) or `from_pool` (feature
+/// `deadpool`).
 pub struct AsyncPgStore {
     sessions: Sessions,
     texts: Texts,

@@ -11,4 +11,5 @@ mod refusals;
 mod replay;
 mod row_locks;
 mod servers;
+mod statements;
 mod support;
