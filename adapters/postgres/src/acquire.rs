@@ -221,7 +221,11 @@ impl AsyncPgStore {
         for _ in 0..MAX_ROUNDS {
             let sent = Instant::now();
             if let Some(grant) = acquire(self, request, ttl).await? {
-                return Ok(Acquire::Granted(request.granted(grant, self.store_id(), sent)));
+                return Ok(Acquire::Granted(request.granted(
+                    grant,
+                    self.store_id(),
+                    sent,
+                )));
             }
             let (state, read_now) = self.read_state(request.resource()).await?;
             *reading = Some(Reading {

@@ -206,9 +206,7 @@ impl fmt::Display for Error {
                 None => f.write_str("connection dropped mid-operation"),
             },
             Self::TimedOut { after } => write!(f, "no answer within {after:?}"),
-            Self::ConnectionClosed => {
-                f.write_str("the connection handed to the store is closed")
-            }
+            Self::ConnectionClosed => f.write_str("the connection handed to the store is closed"),
             Self::FenceEnded => f.write_str("the fenced closure ended the transaction itself"),
             #[cfg(feature = "deadpool")]
             Self::Pool(e) => write!(f, "pool: {e}"),
@@ -263,7 +261,9 @@ impl std::error::Error for Error {
 impl StoreError for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::InvalidName(_) | Self::InvalidTtl(_) | Self::Rejected(_) => ErrorKind::InvalidInput,
+            Self::InvalidName(_) | Self::InvalidTtl(_) | Self::Rejected(_) => {
+                ErrorKind::InvalidInput
+            }
             Self::ForeignLease { .. } => ErrorKind::ForeignLease,
             Self::Busy(_) | Self::SerializationFailure { .. } | Self::Contended { .. } => {
                 ErrorKind::Busy

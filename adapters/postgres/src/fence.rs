@@ -209,7 +209,10 @@ impl AsyncPgStore {
             let Some(found) = rows.first() else {
                 // No row to lock: the resource is vacant, so the lease is not current.
                 let state = row::state_of(None)?;
-                return Ok(Check::from_loss(state.loss(lease.token(), now_or_zero(now)), lease));
+                return Ok(Check::from_loss(
+                    state.loss(lease.token(), now_or_zero(now)),
+                    lease,
+                ));
             };
             let columns = if statement == Statement::FenceCheck {
                 if !found.try_get::<_, bool>(1).map_err(Error::Postgres)? {
@@ -220,7 +223,10 @@ impl AsyncPgStore {
                 1
             };
             let state = row::state_of(RawRow::read(found, columns)?)?;
-            Ok(Check::from_loss(state.loss(lease.token(), row::now(found, 0)?), lease))
+            Ok(Check::from_loss(
+                state.loss(lease.token(), row::now(found, 0)?),
+                lease,
+            ))
         })();
         checked.map_err(Failure::Fail)
     }
@@ -250,7 +256,8 @@ impl Check {
 
 /// A vacant resource's loss does not depend on the clock; any reading will do.
 fn now_or_zero(now: Option<i64>) -> leasehold_core::Timestamp {
-    now.and_then(row::time).unwrap_or(leasehold_core::Timestamp::ZERO)
+    now.and_then(row::time)
+        .unwrap_or(leasehold_core::Timestamp::ZERO)
 }
 
 fn failed<T, E>(failure: Failure) -> Run<T, E> {

@@ -129,7 +129,7 @@ pub use tokio_postgres;
 pub use leasehold_contract::{Audit, Clock, ManualClock};
 #[cfg(feature = "test-util")]
 pub use leasehold_core::{LeaseRecord, LockTable};
-#[cfg(feature = "test-util")]
-pub use seam::{Seam, Statement, Verdict};
 #[cfg(not(feature = "test-util"))]
 pub(crate) use seam::Statement;
+#[cfg(feature = "test-util")]
+pub use seam::{Seam, Statement, Verdict};

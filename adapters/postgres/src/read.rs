@@ -66,7 +66,9 @@ impl AsyncPgStore {
     /// Server and connection errors only.
     pub async fn holders(&self) -> Result<Vec<Holder>, Error> {
         let now = self.clock_param()?;
-        let rows = self.run(Statement::ListLocks, &[(&now, Type::INT8)]).await?;
+        let rows = self
+            .run(Statement::ListLocks, &[(&now, Type::INT8)])
+            .await?;
         let mut holders = Vec::with_capacity(rows.len());
         for found in &rows {
             if let Some(raw) = RawRow::read(found, 1)? {
@@ -121,13 +123,14 @@ mod audit {
                     records.push(raw.into_record()?);
                 }
             }
-            let mark = match high_water {
-                None => return Err(row::corrupt("leasehold_meta", "no pruned_high_water")),
-                Some(0) => None,
-                Some(value) => Some(row::token(value).ok_or_else(|| {
-                    row::corrupt("leasehold_meta", "invalid pruned_high_water")
-                })?),
-            };
+            let mark =
+                match high_water {
+                    None => return Err(row::corrupt("leasehold_meta", "no pruned_high_water")),
+                    Some(0) => None,
+                    Some(value) => Some(row::token(value).ok_or_else(|| {
+                        row::corrupt("leasehold_meta", "invalid pruned_high_water")
+                    })?),
+                };
             Ok(LockTable::from_records(records, mark))
         }
     }

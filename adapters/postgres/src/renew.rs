@@ -53,7 +53,8 @@ async fn renew(
         (&now as _, Type::INT8),
     ];
     let rows = store.run(Statement::Renew, &params).await?;
-    rows.first().map_or(Ok(None), |found| RawRow::read(found, 0))
+    rows.first()
+        .map_or(Ok(None), |found| RawRow::read(found, 0))
 }
 
 impl AsyncPgStore {
@@ -67,12 +68,14 @@ impl AsyncPgStore {
     pub async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Renew, Error> {
         self.check_own(lease)?;
         let sent = Instant::now();
-        Ok(match self.renew_row(lease.resource(), lease.token(), ttl).await? {
-            Ok(record) => {
-                Renew::Renewed(lease.renewed(row::holder(record.0, &record.1), sent, ttl))
-            }
-            Err(lost) => Renew::Lost(lost),
-        })
+        Ok(
+            match self.renew_row(lease.resource(), lease.token(), ttl).await? {
+                Ok(record) => {
+                    Renew::Renewed(lease.renewed(row::holder(record.0, &record.1), sent, ttl))
+                }
+                Err(lost) => Renew::Lost(lost),
+            },
+        )
     }
 
     /// [`AsyncPgStore::renew`] for a process that holds only the resource name and the token (a

@@ -41,7 +41,10 @@ impl RawRow {
     /// Reads the `columns!()` of `row` starting at column `from`; `None` when they are NULL (the
     /// outer join of a read found no row).
     pub(crate) fn read(row: &Row, from: usize) -> Result<Option<Self>, Error> {
-        let Some(resource) = row.try_get::<_, Option<String>>(from).map_err(Error::Postgres)? else {
+        let Some(resource) = row
+            .try_get::<_, Option<String>>(from)
+            .map_err(Error::Postgres)?
+        else {
             return Ok(None);
         };
         let get = |i| row.try_get::<_, i64>(from + i).map_err(Error::Postgres);

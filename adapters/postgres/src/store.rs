@@ -222,7 +222,11 @@ impl AsyncPgStore {
     /// transaction. A serialization failure or deadlock is retried with the same parameters,
     /// up to [`Options::serialization_retries`] attempts with a short jittered pause between; a
     /// broken connection is dropped, and the next statement connects anew.
-    pub(crate) async fn run(&self, statement: Statement, params: &Params<'_>) -> Result<Vec<Row>, Error> {
+    pub(crate) async fn run(
+        &self,
+        statement: Statement,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, Error> {
         let sql = self.texts.get(statement);
         let mut backoff = Backoff::new();
         for attempt in 1.. {
@@ -292,7 +296,10 @@ impl AsyncPgStore {
                 .map_err(|_| Unanswered::Lost(Error::TimedOut { after }))?,
             None => query.await,
         };
-        let verdict = self.seam.as_ref().map(|s| s.answered(statement, answer.is_ok()));
+        let verdict = self
+            .seam
+            .as_ref()
+            .map(|s| s.answered(statement, answer.is_ok()));
         if verdict == Some(Verdict::LoseReply) {
             return Err(Unanswered::Lost(Error::Disconnected { source: None }));
         }
@@ -318,7 +325,9 @@ impl AsyncPgStore {
     pub(crate) async fn read_clock(&self) -> Result<Timestamp, Error> {
         let now = self.clock_param()?;
         let rows = self.run(Statement::Clock, &[(&now, Type::INT8)]).await?;
-        let row = rows.first().ok_or_else(|| crate::row::corrupt("the clock", "no reading"))?;
+        let row = rows
+            .first()
+            .ok_or_else(|| crate::row::corrupt("the clock", "no reading"))?;
         crate::row::now(row, 0)
     }
 }

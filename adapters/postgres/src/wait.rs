@@ -66,7 +66,9 @@ impl Lines {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (usize, Arc<Line>)>> {
         // Nothing under this lock can panic half-way through a change.
-        self.by_resource.lock().unwrap_or_else(PoisonError::into_inner)
+        self.by_resource
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -160,7 +162,8 @@ impl Waiter for BlockingWaiter<'_> {
 
     fn attempt(&mut self) -> Result<Acquire, Error> {
         let inner = self.store.inner();
-        self.store.block_on(inner.attempt(self.request, &mut self.reading))
+        self.store
+            .block_on(inner.attempt(self.request, &mut self.reading))
     }
 
     fn is_busy(&self, error: &Error) -> bool {
@@ -168,7 +171,9 @@ impl Waiter for BlockingWaiter<'_> {
     }
 
     fn until_expiry(&mut self, holder: &Holder) -> Result<Duration, Error> {
-        Ok(self.reading.map_or(Duration::MAX, |r| r.until_expiry(holder)))
+        Ok(self
+            .reading
+            .map_or(Duration::MAX, |r| r.until_expiry(holder)))
     }
 }
 

@@ -129,7 +129,9 @@ impl PgStore {
 
     fn runtime(&self) -> &Runtime {
         // Taken only by `Drop`.
-        self.runtime.as_ref().expect("the runtime lives as long as the store")
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the store")
     }
 
     /// Runs `future` (one of the async store's operations) to completion on this thread, in the
@@ -157,7 +159,12 @@ impl PgStore {
     /// # Errors
     ///
     /// As [`AsyncPgStore::try_acquire`].
-    pub fn try_acquire(&self, resource: &str, owner: &str, ttl: Duration) -> Result<Acquire, Error> {
+    pub fn try_acquire(
+        &self,
+        resource: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Acquire, Error> {
         self.block_on(self.store.try_acquire(resource, owner, ttl))
     }
 

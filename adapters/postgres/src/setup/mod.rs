@@ -74,7 +74,10 @@ impl AsyncPgStore {
         sql: &str,
         params: &Params<'_>,
     ) -> Result<Vec<tokio_postgres::Row>, Error> {
-        match self.run_on(session.client(), Statement::Schema, sql, params).await {
+        match self
+            .run_on(session.client(), Statement::Schema, sql, params)
+            .await
+        {
             Ok(rows) => Ok(rows),
             Err(Failure::Lost(e)) => {
                 session.discard();
@@ -113,8 +116,13 @@ impl AsyncPgStore {
     /// Reads the schema's objects and meta rows, and decides. Writes nothing.
     async fn inspect(&self, session: &mut Session<'_>) -> Result<Found, Error> {
         let name = self.schema();
-        let rows = self.setup_query(session, schema::INSPECT, &[(&name, Type::TEXT)]).await?;
-        let mut facts = rows.iter().map(|row| get(row, 0)).collect::<Result<Vec<String>, _>>()?;
+        let rows = self
+            .setup_query(session, schema::INSPECT, &[(&name, Type::TEXT)])
+            .await?;
+        let mut facts = rows
+            .iter()
+            .map(|row| get(row, 0))
+            .collect::<Result<Vec<String>, _>>()?;
         facts.sort();
         let meta = if Inspection::meta_is_readable(&facts) {
             let sql = with_schema(META_ROWS, self.quoted_schema());
@@ -134,14 +142,22 @@ impl AsyncPgStore {
     async fn create(&self, session: &mut Session<'_>) -> Result<u64, Error> {
         let now = self.clock_param()?;
         let clock = self.text(Statement::Clock).to_owned();
-        let rows = self.setup_query(session, &clock, &[(&now, Type::INT8)]).await?;
+        let rows = self
+            .setup_query(session, &clock, &[(&now, Type::INT8)])
+            .await?;
         let now = crate::row::now(rows.first().ok_or_else(|| no_answer("the clock"))?, 0)?;
         let high_water = starting_high_water(now).map_or(0, |mark| crate::row::bigint(mark.get()));
         let store_id = crate::row::bigint(StoreId::random().map_err(Error::Random)?.as_u64());
         let begin = "BEGIN ISOLATION LEVEL READ COMMITTED";
         self.setup_query(session, begin, &[]).await?;
-        let created = self.create_in_transaction(session, high_water, store_id).await;
-        let end = if created.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let created = self
+            .create_in_transaction(session, high_water, store_id)
+            .await;
+        let end = if created.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
         let ended = self.setup_query(session, end, &[]).await;
         let id = created?;
         ended?;
@@ -155,13 +171,21 @@ impl AsyncPgStore {
         store_id: i64,
     ) -> Result<u64, Error> {
         let key = schema::creation_lock_key(self.schema());
-        self.setup_query(session, CREATION_LOCK, &[(&key, Type::INT8)]).await?;
+        self.setup_query(session, CREATION_LOCK, &[(&key, Type::INT8)])
+            .await?;
         if let Found::Current(id) = self.inspect(session).await? {
             return Ok(id);
         }
         let name = self.schema();
-        let exists = self.setup_query(session, SCHEMA_EXISTS, &[(&name, Type::TEXT)]).await?;
-        if !exists.first().map(|row| get::<bool>(row, 0)).transpose()?.unwrap_or(false) {
+        let exists = self
+            .setup_query(session, SCHEMA_EXISTS, &[(&name, Type::TEXT)])
+            .await?;
+        if !exists
+            .first()
+            .map(|row| get::<bool>(row, 0))
+            .transpose()?
+            .unwrap_or(false)
+        {
             let sql = with_schema(schema::CREATE_SCHEMA, self.quoted_schema());
             self.setup_query(session, &sql, &[]).await?;
         }
@@ -187,8 +211,14 @@ impl AsyncPgStore {
         let name = self.schema();
         let locks = format!("{}.leasehold_locks", self.quoted_schema());
         let meta = format!("{}.leasehold_meta", self.quoted_schema());
-        let params: &Params<'_> = &[(&name, Type::TEXT), (&locks, Type::TEXT), (&meta, Type::TEXT)];
-        let rows = self.setup_query(session, MISSING_PRIVILEGES, params).await?;
+        let params: &Params<'_> = &[
+            (&name, Type::TEXT),
+            (&locks, Type::TEXT),
+            (&meta, Type::TEXT),
+        ];
+        let rows = self
+            .setup_query(session, MISSING_PRIVILEGES, params)
+            .await?;
         match rows.first() {
             Some(row) => Err(Error::PermissionDenied {
                 privilege: get(row, 0)?,

@@ -184,7 +184,8 @@ expires_at bigint not null, status smallint not null",
 ];
 
 /// The meta table's line: the one object every version has in this shape.
-const META_FACT: &str = "table leasehold_meta (r): key text not null collate C, value bigint not null";
+const META_FACT: &str =
+    "table leasehold_meta (r): key text not null collate C, value bigint not null";
 
 /// Every line [`INSPECT`] returns for a schema this build created, sorted.
 fn expected_facts(schema: &str, quoted: &str) -> Vec<String> {
@@ -270,7 +271,10 @@ fn same_facts(found: &[String], expected: &[String]) -> Result<(), Error> {
         return Err(mismatch(&object, found));
     }
     match found.iter().find(|fact| !expected.contains(fact)) {
-        Some(extra) => Err(mismatch("leasehold schema", Some(format!("unexpected {extra}")))),
+        Some(extra) => Err(mismatch(
+            "leasehold schema",
+            Some(format!("unexpected {extra}")),
+        )),
         None => Ok(()),
     }
 }
@@ -386,19 +390,32 @@ mod tests {
         let mut facts = expected_facts("s", "\"s\"");
         facts.push("trigger leasehold_locks: audit type 17".to_owned());
         let outcome = check(&inspection(facts, &META), "s", "\"s\"");
-        assert!(matches!(outcome, Err(Error::SchemaMismatch { .. })), "{outcome:?}");
+        assert!(
+            matches!(outcome, Err(Error::SchemaMismatch { .. })),
+            "{outcome:?}"
+        );
         for missing in 0..3 {
             let mut meta = META.to_vec();
             meta.remove(missing);
-            let outcome = check(&inspection(expected_facts("s", "\"s\""), &meta), "s", "\"s\"");
-            assert!(matches!(outcome, Err(Error::SchemaMismatch { .. })), "{outcome:?}");
+            let outcome = check(
+                &inspection(expected_facts("s", "\"s\""), &meta),
+                "s",
+                "\"s\"",
+            );
+            assert!(
+                matches!(outcome, Err(Error::SchemaMismatch { .. })),
+                "{outcome:?}"
+            );
         }
     }
 
     #[test]
     fn schema_names_are_quoted_or_refused() {
         assert_eq!(quoted("leasehold").ok().as_deref(), Some("\"leasehold\""));
-        assert_eq!(quoted("My \"Locks\"").ok().as_deref(), Some("\"My \"\"Locks\"\"\""));
+        assert_eq!(
+            quoted("My \"Locks\"").ok().as_deref(),
+            Some("\"My \"\"Locks\"\"\"")
+        );
         for bad in ["", "pg_locks", "a\nb", "x$leasehold$y", &"n".repeat(64)] {
             assert!(
                 matches!(quoted(bad), Err(Error::InvalidSchemaName { .. })),

@@ -13,7 +13,10 @@ fn acquire_renew_release_on_the_server_clock() {
         panic!("the lease is valid");
     };
     assert_eq!(holder.token(), lease.token());
-    assert!(matches!(store.renew(&lease, ms(60_000)), Ok(Renew::Renewed(_))));
+    assert!(matches!(
+        store.renew(&lease, ms(60_000)),
+        Ok(Renew::Renewed(_))
+    ));
     assert_eq!(store.release(&lease).expect("release"), Release::Released);
     assert!(store.holder("plan/42").expect("holder").is_none());
 }

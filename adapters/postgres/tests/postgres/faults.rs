@@ -54,14 +54,23 @@ fn a_backend_terminated_mid_operation_fails_that_operation_and_the_next_reconnec
     let Err(e) = cut else {
         panic!("the cut renew must fail: {cut:?}");
     };
-    assert!(matches!(e, Error::Disconnected { source: Some(_) }), "{e:?}");
+    assert!(
+        matches!(e, Error::Disconnected { source: Some(_) }),
+        "{e:?}"
+    );
     assert_eq!(e.kind(), ErrorKind::Unavailable);
     // The next operation connects anew, and finds the lease as it was: the cut renew did not
     // apply, and nothing was lost.
     assert_eq!(store.holder("r").expect("reconnected"), before);
     let now_backend = backends(&db, "leasehold");
-    assert_ne!(now_backend, first_backend, "the same backend after a terminate");
-    assert!(matches!(store.renew(&lease, ms(60_000)), Ok(Renew::Renewed(_))));
+    assert_ne!(
+        now_backend, first_backend,
+        "the same backend after a terminate"
+    );
+    assert!(matches!(
+        store.renew(&lease, ms(60_000)),
+        Ok(Renew::Renewed(_))
+    ));
 }
 
 #[test]
@@ -76,7 +85,10 @@ fn a_store_whose_backend_was_terminated_between_operations_reconnects_by_itself(
         );
         // Time for the client to read the server's goodbye; the next call then connects anew.
         thread::sleep(ms(200));
-        assert!(matches!(store.renew(&lease, ms(60_000)), Ok(Renew::Renewed(_))));
+        assert!(matches!(
+            store.renew(&lease, ms(60_000)),
+            Ok(Renew::Renewed(_))
+        ));
     }
 }
 
@@ -98,13 +110,19 @@ fn a_lease_outlives_its_holders_connection() {
         panic!("the lease must still be held");
     };
     assert_eq!(current.token(), lease.token());
-    assert_eq!(other.holder("r").expect("a read"), Some(lease.holder().clone()));
+    assert_eq!(
+        other.holder("r").expect("a read"),
+        Some(lease.holder().clone())
+    );
 }
 
 #[test]
 fn statement_timeout_on_the_database_fails_a_waiting_statement_with_nothing_changed() {
     let db = TestDb::create();
-    db.sql(&format!("ALTER DATABASE \"{}\" SET statement_timeout = '200ms'", db.name()));
+    db.sql(&format!(
+        "ALTER DATABASE \"{}\" SET statement_timeout = '200ms'",
+        db.name()
+    ));
     let store = db.store();
     let lease = granted(store.try_acquire("r", "holder", ms(60_000)));
     let before = store.holder("r").expect("a read");
@@ -121,8 +139,15 @@ fn statement_timeout_on_the_database_fails_a_waiting_statement_with_nothing_chan
     let waited = other.acquire_for("r", "other", ms(1_000), ms(500));
     assert!(matches!(waited, Err(Error::Busy(_))), "{waited:?}");
     tx.commit().expect("the lock released");
-    assert_eq!(store.holder("r").expect("a read"), before, "the cut renew changed something");
-    assert!(matches!(store.renew(&lease, ms(60_000)), Ok(Renew::Renewed(_))));
+    assert_eq!(
+        store.holder("r").expect("a read"),
+        before,
+        "the cut renew changed something"
+    );
+    assert!(matches!(
+        store.renew(&lease, ms(60_000)),
+        Ok(Renew::Renewed(_))
+    ));
 }
 
 #[test]
@@ -137,7 +162,10 @@ fn a_statement_without_an_answer_in_time_gives_the_connection_up() {
     assert!(matches!(answer, Err(Error::TimedOut { .. })), "{answer:?}");
     tx.commit().expect("the lock released");
     // The connection given up is replaced at the next operation.
-    assert!(matches!(store.renew(&lease, ms(60_000)), Ok(Renew::Renewed(_))));
+    assert!(matches!(
+        store.renew(&lease, ms(60_000)),
+        Ok(Renew::Renewed(_))
+    ));
 }
 
 #[test]
@@ -158,13 +186,21 @@ fn objects_in_search_path_that_shadow_the_stores_are_never_used() {
     ));
     let store = db.store();
     let lease = granted(store.try_acquire("r", "holder", ms(60_000)));
-    let wall = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970");
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970");
     let wall = u64::try_from(wall.as_millis()).expect("ms fit u64");
     let acquired = lease.acquired_at().as_millis();
     // The server's real clock (the server runs on this machine), not the shadowing function's.
-    assert!(acquired.abs_diff(wall) < 60_000, "acquired at {acquired}, wall clock {wall}");
+    assert!(
+        acquired.abs_diff(wall) < 60_000,
+        "acquired at {acquired}, wall clock {wall}"
+    );
     assert_eq!(db.value("SELECT count(*) FROM shadow.leasehold_locks"), 0);
-    assert_eq!(db.value("SELECT count(*) FROM leasehold.leasehold_locks"), 1);
+    assert_eq!(
+        db.value("SELECT count(*) FROM leasehold.leasehold_locks"),
+        1
+    );
     // A session-local table of the same name, first in its own search_path, is not used either.
     let mut client = db.client();
     client
@@ -188,11 +224,18 @@ fn eight_concurrent_first_users_create_the_schema_once() {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("no panic").expect("every first user connects"))
+            .map(|h| {
+                h.join()
+                    .expect("no panic")
+                    .expect("every first user connects")
+            })
             .collect()
     });
     let id = stores[0].store_id();
-    assert!(stores.iter().all(|s| s.store_id() == id), "two schemas were created");
+    assert!(
+        stores.iter().all(|s| s.store_id() == id),
+        "two schemas were created"
+    );
     assert_eq!(db.value("SELECT count(*) FROM leasehold.leasehold_meta"), 3);
     let lease = granted(stores[3].try_acquire("r", "o", ms(60_000)));
     assert_eq!(

@@ -56,7 +56,10 @@ fn a_current_lease_commits_its_writes() {
     let (db, store, _clock) = fixture();
     let lease = granted(store.try_acquire("plan/42", "worker-a", ms(100)));
     let (result, ran) = write(&store, &lease);
-    assert!(matches!(result, Ok(Fenced::Committed(()))) && ran, "{result:?}");
+    assert!(
+        matches!(result, Ok(Fenced::Committed(()))) && ran,
+        "{result:?}"
+    );
     assert_eq!(rows(&db), [("worker-a".to_owned(), token(&lease))]);
 }
 
@@ -74,7 +77,10 @@ fn a_holder_paused_past_its_expiry_is_refused_after_a_takeover() {
         panic!("the paused holder's write must be refused: {result:?}");
     };
     assert_eq!(lost.reason(), LostReason::NotCurrent);
-    assert_eq!(lost.current().map(|h| h.token()), Some(new.token()));
+    assert_eq!(
+        lost.current().map(leasehold_postgres::Holder::token),
+        Some(new.token())
+    );
     assert!(!ran, "the closure must not run");
     assert_eq!(rows(&db), [("worker-b".to_owned(), token(&new))]);
 }
@@ -102,7 +108,10 @@ fn a_lease_that_expires_while_the_closure_runs_is_refused_at_the_commit() {
     let (db, store, clock) = fixture();
     let lease = granted(store.try_acquire("plan/42", "worker-a", ms(100)));
     let result = store.with_fence(&lease, |tx| {
-        tx.execute("INSERT INTO work (written_by, token) VALUES ('late', 1)", &[])?;
+        tx.execute(
+            "INSERT INTO work (written_by, token) VALUES ('late', 1)",
+            &[],
+        )?;
         // The holder is slow: its lease ends before the commit.
         clock.advance(ms(100));
         Ok::<_, Error>(())
@@ -129,11 +138,17 @@ fn a_closure_error_undoes_its_writes_and_the_store_goes_on() {
     let (db, store, _clock) = fixture();
     let lease = granted(store.try_acquire("plan/42", "worker-a", ms(100)));
     let result = store.with_fence(&lease, |tx| {
-        tx.execute("INSERT INTO work (written_by, token) VALUES ('half', 1)", &[])
-            .map_err(|e| AppError(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO work (written_by, token) VALUES ('half', 1)",
+            &[],
+        )
+        .map_err(|e| AppError(e.to_string()))?;
         Err::<(), _>(AppError("gave up".to_owned()))
     });
-    assert!(matches!(&result, Err(AppError(m)) if m == "gave up"), "{result:?}");
+    assert!(
+        matches!(&result, Err(AppError(m)) if m == "gave up"),
+        "{result:?}"
+    );
     // A statement that fails aborts the transaction; that is the closure's error too.
     let result = store.with_fence(&lease, |tx| {
         tx.execute("INSERT INTO no_such_table VALUES (1)", &[])?;
@@ -164,11 +179,14 @@ fn the_async_store_fences_with_an_async_closure() {
     runtime.block_on(async {
         let clock = ManualClock::new(Timestamp::from_millis(1_000));
         let options = Options::new().clock(clock.clone());
-        let store = AsyncPgStore::connect_with(db.url(), options).await.expect("a store");
+        let store = AsyncPgStore::connect_with(db.url(), options)
+            .await
+            .expect("a store");
         let lease = granted(store.try_acquire("plan/42", "worker-a", ms(100)).await);
         let fenced = store
             .with_fence(&lease, async |tx| {
-                tx.execute("INSERT INTO work VALUES ('phase 1')", &[]).await?;
+                tx.execute("INSERT INTO work VALUES ('phase 1')", &[])
+                    .await?;
                 Ok::<_, Error>(())
             })
             .await;
@@ -176,7 +194,8 @@ fn the_async_store_fences_with_an_async_closure() {
         clock.advance(ms(100));
         let fenced = store
             .with_fence(&lease, async |tx| {
-                tx.execute("INSERT INTO work VALUES ('phase 2')", &[]).await?;
+                tx.execute("INSERT INTO work VALUES ('phase 2')", &[])
+                    .await?;
                 Ok::<_, Error>(())
             })
             .await;

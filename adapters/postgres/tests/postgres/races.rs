@@ -45,9 +45,7 @@ fn database_at(level: &str) -> TestDb {
 fn clients(db: &TestDb, clock: &ManualClock, failures: &Failures) -> Vec<PgStore> {
     (0..CLIENTS)
         .map(|_| {
-            let options = Options::new()
-                .clock(clock.clone())
-                .seam(failures.clone());
+            let options = Options::new().clock(clock.clone()).seam(failures.clone());
             PgStore::connect_with(db.url(), options).expect("a client")
         })
         .collect()
@@ -80,17 +78,28 @@ fn exactly_one_client_takes_an_expired_lease_under_every_isolation_level() {
                     .collect();
                 handles
                     .into_iter()
-                    .map(|h| h.join().expect("no panic").expect("no error reaches the caller"))
+                    .map(|h| {
+                        h.join()
+                            .expect("no panic")
+                            .expect("no error reaches the caller")
+                    })
                     .collect()
             });
             let grants: Vec<_> = answers.iter().filter_map(|a| a.clone().granted()).collect();
             assert_eq!(grants.len(), 1, "{level}, round {round}: {answers:?}");
             let token = grants[0].token().get();
-            assert!(token > last_token, "{level}: token {token} after {last_token}");
+            assert!(
+                token > last_token,
+                "{level}: token {token} after {last_token}"
+            );
             last_token = token;
             for answer in &answers {
                 if let Acquire::Busy(holder) = answer {
-                    assert_eq!(holder.token().get(), token, "{level}: busy with another lease");
+                    assert_eq!(
+                        holder.token().get(),
+                        token,
+                        "{level}: busy with another lease"
+                    );
                 }
             }
         }
@@ -149,7 +158,9 @@ fn exactly_one_task_takes_an_expired_lease() {
         let mut stores = Vec::new();
         for _ in 0..CLIENTS {
             let options = Options::new().clock(clock.clone());
-            let store = AsyncPgStore::connect_with(db.url(), options).await.expect("a client");
+            let store = AsyncPgStore::connect_with(db.url(), options)
+                .await
+                .expect("a client");
             stores.push(Arc::new(store));
         }
         for round in 0..ROUNDS {
@@ -162,7 +173,9 @@ fn exactly_one_task_takes_an_expired_lease() {
                     let (store, barrier) = (Arc::clone(store), Arc::clone(&barrier));
                     tokio::spawn(async move {
                         barrier.wait().await;
-                        store.try_acquire("race", &format!("task-{i}"), ms(10)).await
+                        store
+                            .try_acquire("race", &format!("task-{i}"), ms(10))
+                            .await
                     })
                 })
                 .collect();

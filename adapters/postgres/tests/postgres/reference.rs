@@ -5,9 +5,9 @@
 //! way.
 
 use leasehold_core::{
-    AcquireOutcome, DecideError, EvictOutcome, FencingToken, Grant, GrantKind, Holder as CoreHolder,
-    LockTable, Outcome, Owner, ReleaseOutcome, RenewOutcome, Request, RequestId, ResourceName,
-    Ttl, check_clock,
+    AcquireOutcome, DecideError, EvictOutcome, FencingToken, Grant, GrantKind,
+    Holder as CoreHolder, LockTable, Outcome, Owner, ReleaseOutcome, RenewOutcome, Request,
+    RequestId, ResourceName, Ttl, check_clock,
 };
 use leasehold_postgres::{
     Acquire, Audit, Error, Evict, Holder, ManualClock, PgStore, Release, Renew, Timestamp,
@@ -22,13 +22,33 @@ const MAX_MS: u64 = i64::MAX.unsigned_abs();
 
 #[derive(Clone, Copy, Debug)]
 enum Step {
-    Acquire { resource: usize, owner: usize, id: u128, ttl: u64 },
-    Renew { resource: usize, token: u64, ttl: u64 },
-    Release { resource: usize, token: u64 },
-    Evict { resource: usize },
-    Prune { idle: u64 },
-    SetNow { now: u64 },
-    Holder { resource: usize },
+    Acquire {
+        resource: usize,
+        owner: usize,
+        id: u128,
+        ttl: u64,
+    },
+    Renew {
+        resource: usize,
+        token: u64,
+        ttl: u64,
+    },
+    Release {
+        resource: usize,
+        token: u64,
+    },
+    Evict {
+        resource: usize,
+    },
+    Prune {
+        idle: u64,
+    },
+    SetNow {
+        now: u64,
+    },
+    Holder {
+        resource: usize,
+    },
     Holders,
 }
 
@@ -88,7 +108,12 @@ impl Pair {
         let now = Timestamp::from_millis(self.now);
         let table = &mut self.table;
         match step {
-            Step::Acquire { resource: r, owner: o, id, ttl } => {
+            Step::Acquire {
+                resource: r,
+                owner: o,
+                id,
+                ttl,
+            } => {
                 let request = Request::Acquire {
                     owner: owner(o),
                     request_id: RequestId::from_u128(id),
@@ -96,29 +121,42 @@ impl Pair {
                 };
                 Answer::Outcome(table.apply(&resource(r), &request, now))
             }
-            Step::Renew { resource: r, token, ttl } => {
+            Step::Renew {
+                resource: r,
+                token,
+                ttl,
+            } => {
                 let ttl = Ttl::from_millis(ttl).expect("non-zero");
-                let request = Request::Renew { token: token_of(token), ttl };
+                let request = Request::Renew {
+                    token: token_of(token),
+                    ttl,
+                };
                 Answer::Outcome(table.apply(&resource(r), &request, now))
             }
             Step::Release { resource: r, token } => {
-                let request = Request::Release { token: token_of(token) };
+                let request = Request::Release {
+                    token: token_of(token),
+                };
                 Answer::Outcome(table.apply(&resource(r), &request, now))
             }
             Step::Evict { resource: r } => {
                 Answer::Outcome(table.apply(&resource(r), &Request::Evict, now))
             }
-            Step::Prune { idle } => Answer::Pruned(check_clock(now).map(|()| table.prune(now, idle))),
+            Step::Prune { idle } => {
+                Answer::Pruned(check_clock(now).map(|()| table.prune(now, idle)))
+            }
             Step::SetNow { now } => {
                 self.now = now;
                 Answer::Nothing
             }
             Step::Holder { resource: r } => Answer::Holder(
-                check_clock(now).map(|()| table.holder(&resource(r), now).map(|h| (resource(r), h))),
+                check_clock(now)
+                    .map(|()| table.holder(&resource(r), now).map(|h| (resource(r), h))),
             ),
-            Step::Holders => Answer::Holders(check_clock(now).map(|()| {
-                table.holders(now).map(|(r, h)| (r.clone(), h)).collect()
-            })),
+            Step::Holders => Answer::Holders(
+                check_clock(now)
+                    .map(|()| table.holders(now).map(|(r, h)| (r.clone(), h)).collect()),
+            ),
         }
     }
 
@@ -126,12 +164,21 @@ impl Pair {
         self.clock.set(Timestamp::from_millis(self.now));
         let store = &self.store;
         match step {
-            Step::Acquire { resource: r, owner: o, id, ttl } => {
+            Step::Acquire {
+                resource: r,
+                owner: o,
+                id,
+                ttl,
+            } => {
                 let id = RequestId::from_u128(id);
                 let answer = store.try_acquire_with_id(RESOURCES[r], OWNERS[o], ms(ttl), id);
                 Answer::Outcome(rejected(answer).map(|a| acquired(a, r)))
             }
-            Step::Renew { resource: r, token, ttl } => {
+            Step::Renew {
+                resource: r,
+                token,
+                ttl,
+            } => {
                 let answer = store.renew_by_token(RESOURCES[r], token_of(token), ms(ttl));
                 Answer::Outcome(rejected(answer).map(renewed))
             }
@@ -139,19 +186,19 @@ impl Pair {
                 let answer = store.release_by_token(RESOURCES[r], token_of(token));
                 Answer::Outcome(rejected(answer).map(released))
             }
-            Step::Evict { resource: r } => Answer::Outcome(rejected(store.evict(RESOURCES[r])).map(
-                |evict| {
+            Step::Evict { resource: r } => {
+                Answer::Outcome(rejected(store.evict(RESOURCES[r])).map(|evict| {
                     Outcome::Evict(match evict {
                         Evict::Evicted(holder) => EvictOutcome::Evicted(core_holder(holder).1),
                         Evict::NotHeld => EvictOutcome::NotHeld,
                     })
-                },
-            )),
+                }))
+            }
             Step::Prune { idle } => Answer::Pruned(rejected(store.prune(ms(idle)))),
             Step::SetNow { .. } => Answer::Nothing,
-            Step::Holder { resource: r } => Answer::Holder(
-                rejected(store.holder(RESOURCES[r])).map(|h| h.map(core_holder)),
-            ),
+            Step::Holder { resource: r } => {
+                Answer::Holder(rejected(store.holder(RESOURCES[r])).map(|h| h.map(core_holder)))
+            }
             Step::Holders => Answer::Holders(
                 rejected(store.holders()).map(|all| all.into_iter().map(core_holder).collect()),
             ),
@@ -245,45 +292,146 @@ fn every_operation_and_boundary_equals_the_core() {
     let mut pair = Pair::new(&db, 1_000);
     let first = pair.table.pruned_high_water().map_or(0, FencingToken::get) + 1;
     let script = [
-        Step::Acquire { resource: 0, owner: 0, id: 1, ttl: 100 },
-        Step::Acquire { resource: 0, owner: 1, id: 2, ttl: 100 },
+        Step::Acquire {
+            resource: 0,
+            owner: 0,
+            id: 1,
+            ttl: 100,
+        },
+        Step::Acquire {
+            resource: 0,
+            owner: 1,
+            id: 2,
+            ttl: 100,
+        },
         // The same request again: the same lease, not Busy; the same owner anew: Busy.
-        Step::Acquire { resource: 0, owner: 0, id: 1, ttl: 100 },
-        Step::Acquire { resource: 0, owner: 0, id: 3, ttl: 100 },
-        Step::Renew { resource: 0, token: first, ttl: 50 },
-        Step::Renew { resource: 0, token: first, ttl: 500 },
+        Step::Acquire {
+            resource: 0,
+            owner: 0,
+            id: 1,
+            ttl: 100,
+        },
+        Step::Acquire {
+            resource: 0,
+            owner: 0,
+            id: 3,
+            ttl: 100,
+        },
+        Step::Renew {
+            resource: 0,
+            token: first,
+            ttl: 50,
+        },
+        Step::Renew {
+            resource: 0,
+            token: first,
+            ttl: 500,
+        },
         Step::Holder { resource: 0 },
         Step::Holders,
         // Exactly at the expiry the lease is over.
         Step::SetNow { now: 1_500 },
         Step::Holder { resource: 0 },
-        Step::Renew { resource: 0, token: first, ttl: 100 },
-        Step::Acquire { resource: 0, owner: 1, id: 4, ttl: 100 },
-        Step::Release { resource: 0, token: first },
-        Step::Release { resource: 0, token: first + 1 },
-        Step::Release { resource: 0, token: first + 1 },
-        Step::Acquire { resource: 1, owner: 2, id: 5, ttl: 10 },
+        Step::Renew {
+            resource: 0,
+            token: first,
+            ttl: 100,
+        },
+        Step::Acquire {
+            resource: 0,
+            owner: 1,
+            id: 4,
+            ttl: 100,
+        },
+        Step::Release {
+            resource: 0,
+            token: first,
+        },
+        Step::Release {
+            resource: 0,
+            token: first + 1,
+        },
+        Step::Release {
+            resource: 0,
+            token: first + 1,
+        },
+        Step::Acquire {
+            resource: 1,
+            owner: 2,
+            id: 5,
+            ttl: 10,
+        },
         Step::Evict { resource: 1 },
         Step::Evict { resource: 1 },
-        Step::Renew { resource: 1, token: first, ttl: 10 },
-        Step::Acquire { resource: 2, owner: 0, id: 6, ttl: 5 },
+        Step::Renew {
+            resource: 1,
+            token: first,
+            ttl: 10,
+        },
+        Step::Acquire {
+            resource: 2,
+            owner: 0,
+            id: 6,
+            ttl: 5,
+        },
         Step::SetNow { now: 1_505 },
-        Step::Release { resource: 2, token: first },
+        Step::Release {
+            resource: 2,
+            token: first,
+        },
         Step::Holders,
         // Prune keeps the tokens: resource 0 starts above its pruned row's token.
         Step::SetNow { now: 1_600 },
         Step::Prune { idle: 10 },
-        Step::Acquire { resource: 0, owner: 0, id: 7, ttl: 10 },
-        Step::Acquire { resource: 1, owner: 0, id: 8, ttl: 10 },
+        Step::Acquire {
+            resource: 0,
+            owner: 0,
+            id: 7,
+            ttl: 10,
+        },
+        Step::Acquire {
+            resource: 1,
+            owner: 0,
+            id: 8,
+            ttl: 10,
+        },
         // Expiries that overflow, and clocks out of range.
-        Step::Acquire { resource: 2, owner: 0, id: 9, ttl: u64::MAX },
-        Step::Renew { resource: 0, token: first + 1, ttl: u64::MAX },
+        Step::Acquire {
+            resource: 2,
+            owner: 0,
+            id: 9,
+            ttl: u64::MAX,
+        },
+        Step::Renew {
+            resource: 0,
+            token: first + 1,
+            ttl: u64::MAX,
+        },
         Step::SetNow { now: MAX_MS - 10 },
-        Step::Acquire { resource: 2, owner: 1, id: 10, ttl: 10 },
-        Step::Acquire { resource: 1, owner: 1, id: 11, ttl: 11 },
-        Step::Renew { resource: 1, token: first + 2, ttl: 20 },
+        Step::Acquire {
+            resource: 2,
+            owner: 1,
+            id: 10,
+            ttl: 10,
+        },
+        Step::Acquire {
+            resource: 1,
+            owner: 1,
+            id: 11,
+            ttl: 11,
+        },
+        Step::Renew {
+            resource: 1,
+            token: first + 2,
+            ttl: 20,
+        },
         Step::SetNow { now: MAX_MS + 1 },
-        Step::Acquire { resource: 2, owner: 1, id: 12, ttl: 10 },
+        Step::Acquire {
+            resource: 2,
+            owner: 1,
+            id: 12,
+            ttl: 10,
+        },
         Step::Holder { resource: 2 },
         Step::Holders,
         Step::Prune { idle: 0 },
@@ -300,21 +448,43 @@ fn fencing_tokens_run_out_exactly_where_the_core_says() {
     let mut pair = Pair::new(&db, 1_000);
     let max = i64::MAX;
     // A recorded resource whose token is at i64::MAX: its next grant is refused.
-    pair.step(Step::Acquire { resource: 0, owner: 0, id: 1, ttl: 10 });
-    db.sql(&format!("UPDATE leasehold.leasehold_locks SET token = {max}"));
+    pair.step(Step::Acquire {
+        resource: 0,
+        owner: 0,
+        id: 1,
+        ttl: 10,
+    });
+    db.sql(&format!(
+        "UPDATE leasehold.leasehold_locks SET token = {max}"
+    ));
     pair.table = pair.store.snapshot().expect("the edited rows");
     pair.step(Step::SetNow { now: 1_010 });
-    pair.step(Step::Acquire { resource: 0, owner: 1, id: 2, ttl: 10 });
+    pair.step(Step::Acquire {
+        resource: 0,
+        owner: 1,
+        id: 2,
+        ttl: 10,
+    });
     // A vacant resource while the mark is at i64::MAX: refused by the token guard.
     db.sql(&format!(
         "UPDATE leasehold.leasehold_meta SET value = {max} WHERE key = 'pruned_high_water'"
     ));
     pair.table = pair.store.snapshot().expect("the edited mark");
-    pair.step(Step::Acquire { resource: 1, owner: 1, id: 3, ttl: 10 });
+    pair.step(Step::Acquire {
+        resource: 1,
+        owner: 1,
+        id: 3,
+        ttl: 10,
+    });
     // A recorded resource with a small token while the mark is at i64::MAX: granted.
     db.sql("UPDATE leasehold.leasehold_locks SET token = 7");
     pair.table = pair.store.snapshot().expect("the edited rows");
-    pair.step(Step::Acquire { resource: 0, owner: 1, id: 4, ttl: 10 });
+    pair.step(Step::Acquire {
+        resource: 0,
+        owner: 1,
+        id: 4,
+        ttl: 10,
+    });
     pair.step(Step::Holders);
 }
 
@@ -341,12 +511,22 @@ impl Random {
 /// A random step, with tokens that were granted (current or stale) or never issued.
 fn random_step(random: &mut Random, pair: &Pair, ids: &mut Vec<(usize, usize, u128)>) -> Step {
     let r = random.index(3);
-    let ttl = if random.below(20) == 0 { u64::MAX } else { 1 + random.below(50) };
+    let ttl = if random.below(20) == 0 {
+        u64::MAX
+    } else {
+        1 + random.below(50)
+    };
     let token = {
-        let tokens: Vec<u64> = pair.table.records().map(|(_, record)| record.token.get()).collect();
+        let tokens: Vec<u64> = pair
+            .table
+            .records()
+            .map(|(_, record)| record.token.get())
+            .collect();
         match tokens.len() {
             0 => 1 + random.below(3),
-            n => tokens[random.index(n)].saturating_sub(random.below(2)).max(1),
+            n => tokens[random.index(n)]
+                .saturating_sub(random.below(2))
+                .max(1),
         }
     };
     match random.below(20) {
@@ -354,17 +534,35 @@ fn random_step(random: &mut Random, pair: &Pair, ids: &mut Vec<(usize, usize, u1
             let id = u128::from(random.next());
             let owner = random.index(3);
             ids.push((r, owner, id));
-            Step::Acquire { resource: r, owner, id, ttl }
+            Step::Acquire {
+                resource: r,
+                owner,
+                id,
+                ttl,
+            }
         }
         5..=6 if !ids.is_empty() => {
             let (resource, owner, id) = ids[random.index(ids.len())];
-            Step::Acquire { resource, owner, id, ttl }
+            Step::Acquire {
+                resource,
+                owner,
+                id,
+                ttl,
+            }
         }
-        7..=9 => Step::Renew { resource: r, token, ttl },
+        7..=9 => Step::Renew {
+            resource: r,
+            token,
+            ttl,
+        },
         10..=12 => Step::Release { resource: r, token },
         13 => Step::Evict { resource: r },
-        14 => Step::Prune { idle: random.below(30) },
-        15..=17 => Step::SetNow { now: pair.now + random.below(40) },
+        14 => Step::Prune {
+            idle: random.below(30),
+        },
+        15..=17 => Step::SetNow {
+            now: pair.now + random.below(40),
+        },
         18 => Step::Holder { resource: r },
         _ => Step::Holders,
     }
@@ -402,6 +600,15 @@ fn a_planted_bug_is_caught() {
          FOR EACH ROW EXECUTE FUNCTION public.planted()",
     );
     let first = pair.table.pruned_high_water().map_or(0, FencingToken::get) + 1;
-    pair.step(Step::Acquire { resource: 0, owner: 0, id: 1, ttl: 100 });
-    pair.step(Step::Renew { resource: 0, token: first, ttl: 200 });
+    pair.step(Step::Acquire {
+        resource: 0,
+        owner: 0,
+        id: 1,
+        ttl: 100,
+    });
+    pair.step(Step::Renew {
+        resource: 0,
+        token: first,
+        ttl: 200,
+    });
 }

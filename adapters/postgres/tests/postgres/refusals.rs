@@ -22,7 +22,11 @@ fn refused(result: Result<PgStore, Error>) -> Error {
 
 #[test]
 fn connection_strings_that_do_not_parse_are_refused_before_anything_is_sent() {
-    for url in ["postgres://[::1", "host=127.0.0.1 port=notaport", "postgres://h/db?nonsense=1"] {
+    for url in [
+        "postgres://[::1",
+        "host=127.0.0.1 port=notaport",
+        "postgres://h/db?nonsense=1",
+    ] {
         let e = refused(PgStore::connect(url));
         assert!(matches!(e, Error::InvalidUrl(_)), "{url}: {e:?}");
         assert_eq!(e.kind(), ErrorKind::Setup);
@@ -35,7 +39,9 @@ fn a_server_that_is_not_there_is_a_connect_error() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         listener.local_addr().expect("an address").port()
     };
-    let e = refused(PgStore::connect(&format!("postgres://postgres@127.0.0.1:{port}/db")));
+    let e = refused(PgStore::connect(&format!(
+        "postgres://postgres@127.0.0.1:{port}/db"
+    )));
     assert!(matches!(e, Error::Connect(_)), "{e:?}");
     assert_eq!(e.kind(), ErrorKind::Unavailable);
 }
@@ -68,7 +74,10 @@ fn a_wrong_password_is_refused() {
     .expect("pg_hba.conf written");
     cluster.psql("SELECT pg_reload_conf()").expect("reloaded");
     let url = |password: &str| {
-        format!("postgres://app:{password}@127.0.0.1:{}/postgres", cluster.port())
+        format!(
+            "postgres://app:{password}@127.0.0.1:{}/postgres",
+            cluster.port()
+        )
     };
     let e = refused(PgStore::connect(&url("wrong")));
     assert!(matches!(e, Error::Auth(_)), "{e:?}");
@@ -87,7 +96,13 @@ fn a_role_that_may_only_read_is_refused_and_changes_nothing() {
     let before = db.dump();
     let e = refused(PgStore::connect(&reader.url(&db)));
     assert!(
-        matches!(e, Error::PermissionDenied { source: Some(_), .. }),
+        matches!(
+            e,
+            Error::PermissionDenied {
+                source: Some(_),
+                ..
+            }
+        ),
         "{e:?}"
     );
     assert_eq!(db.dump(), before, "the refused role created something");
@@ -152,7 +167,13 @@ fn refused_untouched(db: &TestDb, matches: impl FnOnce(&Error) -> bool) {
 fn a_newer_schema_version_is_refused_untouched() {
     let db = edited("UPDATE leasehold.leasehold_meta SET value = 2 WHERE key = 'schema_version'");
     refused_untouched(&db, |e| {
-        matches!(e, Error::SchemaTooNew { found: 2, supported: 1 })
+        matches!(
+            e,
+            Error::SchemaTooNew {
+                found: 2,
+                supported: 1
+            }
+        )
     });
 }
 
@@ -188,9 +209,10 @@ fn a_table_of_the_same_name_from_another_program_is_refused_untouched() {
          CREATE TABLE leasehold.leasehold_locks (resource text PRIMARY KEY, owner text, expires text); \
          INSERT INTO leasehold.leasehold_locks VALUES ('plan/42', 'worker-a', '2026-04-10T19:04:33Z')",
     );
-    refused_untouched(&db, |e| {
-        matches!(e, Error::SchemaMismatch { object, .. } if object == "leasehold_meta")
-    });
+    refused_untouched(
+        &db,
+        |e| matches!(e, Error::SchemaMismatch { object, .. } if object == "leasehold_meta"),
+    );
 }
 
 /// Counts every statement the store sends.
@@ -236,7 +258,10 @@ fn names_over_the_limit_zero_ttls_and_clocks_out_of_range_send_nothing() {
         store.renew(&lease, ms(0)).err(),
         store.acquire_for("r", "o", ms(0), ms(10)).err(),
     ] {
-        assert!(matches!(e, Some(Error::InvalidTtl(TtlError::Zero))), "{e:?}");
+        assert!(
+            matches!(e, Some(Error::InvalidTtl(TtlError::Zero))),
+            "{e:?}"
+        );
     }
     clock.set(Timestamp::from_millis(u64::MAX));
     for e in [
@@ -246,7 +271,11 @@ fn names_over_the_limit_zero_ttls_and_clocks_out_of_range_send_nothing() {
     ] {
         assert!(matches!(e, Some(Error::Rejected(_))), "{e:?}");
     }
-    assert_eq!((db.dump(), sent.0.load(Ordering::SeqCst)), before, "something was sent");
+    assert_eq!(
+        (db.dump(), sent.0.load(Ordering::SeqCst)),
+        before,
+        "something was sent"
+    );
 }
 
 #[test]
@@ -255,7 +284,10 @@ fn schema_names_the_store_cannot_use_are_refused_before_connecting() {
     let url = "postgres://postgres@127.0.0.1:1/nowhere";
     for name in ["", "pg_locks", "bad\u{7}name", &"s".repeat(64)] {
         let e = refused(PgStore::connect_with(url, Options::new().schema(name)));
-        assert!(matches!(e, Error::InvalidSchemaName { .. }), "{name:?}: {e:?}");
+        assert!(
+            matches!(e, Error::InvalidSchemaName { .. }),
+            "{name:?}: {e:?}"
+        );
     }
 }
 
@@ -265,16 +297,21 @@ fn a_client_inside_a_transaction_is_refused_and_a_closed_one_cannot_be_replaced(
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
         let connect = || async {
-            let (client, connection) =
-                tokio_postgres::connect(db.url(), tokio_postgres::NoTls).await.expect("client");
+            let (client, connection) = tokio_postgres::connect(db.url(), tokio_postgres::NoTls)
+                .await
+                .expect("client");
             tokio::spawn(connection);
             client
         };
         let client = connect().await;
         client.batch_execute("BEGIN").await.expect("a transaction");
-        let e = AsyncPgStore::from_client(client).await.expect_err("refused");
+        let e = AsyncPgStore::from_client(client)
+            .await
+            .expect_err("refused");
         assert!(matches!(e, Error::InTransaction), "{e:?}");
-        let store = AsyncPgStore::from_client(connect().await).await.expect("accepted");
+        let store = AsyncPgStore::from_client(connect().await)
+            .await
+            .expect("accepted");
         assert!(store.holder("r").await.expect("a read").is_none());
         db.psql(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -282,7 +319,10 @@ fn a_client_inside_a_transaction_is_refused_and_a_closed_one_cannot_be_replaced(
         );
         tokio::time::sleep(ms(100)).await;
         let e = store.holder("r").await.expect_err("the client is gone");
-        assert!(matches!(e, Error::ConnectionClosed | Error::Disconnected { .. }), "{e:?}");
+        assert!(
+            matches!(e, Error::ConnectionClosed | Error::Disconnected { .. }),
+            "{e:?}"
+        );
         let e = store.holder("r").await.expect_err("no reconnection");
         assert!(matches!(e, Error::ConnectionClosed), "{e:?}");
     });

@@ -63,17 +63,33 @@ fn a_retry_with_the_same_request_id_gets_the_grant_whose_reply_was_lost() {
     let (store, _seam) = store_losing(&db, Statement::Acquire);
     let id = store.new_request_id();
     let lost = store.try_acquire_with_id("job/1", "worker-a", ms(500), id);
-    assert!(matches!(lost, Err(Error::Disconnected { source: None })), "{lost:?}");
+    assert!(
+        matches!(lost, Err(Error::Disconnected { source: None })),
+        "{lost:?}"
+    );
     let committed = store.snapshot().expect("the rows");
-    let (_, record) = committed.records().next().expect("the lost grant committed");
+    let (_, record) = committed
+        .records()
+        .next()
+        .expect("the lost grant committed");
     let lease = granted(store.try_acquire_with_id("job/1", "worker-a", ms(500), id));
-    assert_eq!((lease.token(), lease.expires_at()), (record.token, record.expires_at));
-    assert_eq!(store.snapshot().expect("the rows"), committed, "the replay wrote something");
+    assert_eq!(
+        (lease.token(), lease.expires_at()),
+        (record.token, record.expires_at)
+    );
+    assert_eq!(
+        store.snapshot().expect("the rows"),
+        committed,
+        "the replay wrote something"
+    );
     // Anyone else, and the same owner under a fresh id, is told the resource is busy.
     let fresh = store.new_request_id();
     let busy = store.try_acquire_with_id("job/1", "worker-a", ms(500), fresh);
     assert!(matches!(busy, Ok(Acquire::Busy(_))), "{busy:?}");
-    assert!(matches!(store.try_acquire("job/1", "worker-b", ms(500)), Ok(Acquire::Busy(_))));
+    assert!(matches!(
+        store.try_acquire("job/1", "worker-b", ms(500)),
+        Ok(Acquire::Busy(_))
+    ));
 }
 
 /// The waiting acquire's own loop recovers a grant whose reply was lost: its next attempt,
@@ -94,11 +110,17 @@ fn acquire_for_replays_its_own_lost_grant() {
     let table = store.snapshot().expect("the rows");
     assert_eq!(table.records().count(), 1);
     let (_, record) = table.records().next().expect("one row");
-    assert_eq!((record.token, record.request_id), (lease.token(), lease.request_id()));
+    assert_eq!(
+        (record.token, record.request_id),
+        (lease.token(), lease.request_id())
+    );
     // The negative control: without the waiting loop, the lost reply is only an error.
     let (store, _seam) = store_losing(&db, Statement::Acquire);
     let plain = store.try_acquire("job/3", "worker-a", ms(500));
-    assert!(matches!(plain, Err(Error::Disconnected { .. })), "{plain:?}");
+    assert!(
+        matches!(plain, Err(Error::Disconnected { .. })),
+        "{plain:?}"
+    );
 }
 
 #[test]
@@ -110,5 +132,9 @@ fn a_release_whose_reply_was_lost_is_retried_with_the_same_answer() {
     assert!(matches!(lost, Err(Error::Disconnected { .. })), "{lost:?}");
     let released = store.snapshot().expect("the rows");
     assert_eq!(store.release(&lease).expect("the retry"), Release::Released);
-    assert_eq!(store.snapshot().expect("the rows"), released, "the retry wrote something");
+    assert_eq!(
+        store.snapshot().expect("the rows"),
+        released,
+        "the retry wrote something"
+    );
 }

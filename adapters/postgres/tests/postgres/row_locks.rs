@@ -39,11 +39,7 @@ fn until_someone_waits(db: &TestDb) {
 
 /// Holds the row of `r` locked by another session with `lock` (an SQL statement) for `HELD`
 /// while `during` runs against `store`; returns what `during` returned.
-fn behind_a_lock<T: Send>(
-    db: &TestDb,
-    lock: &str,
-    during: impl FnOnce() -> T + Send,
-) -> T {
+fn behind_a_lock<T: Send>(db: &TestDb, lock: &str, during: impl FnOnce() -> T + Send) -> T {
     let mut locker = db.client();
     let mut tx = locker.transaction().expect("a transaction");
     tx.batch_execute(lock).expect("the row locked");
@@ -58,7 +54,8 @@ fn behind_a_lock<T: Send>(
 }
 
 const FOR_UPDATE: &str = "SELECT 1 FROM leasehold.leasehold_locks WHERE resource = 'r' FOR UPDATE";
-const NO_OP_UPDATE: &str = "UPDATE leasehold.leasehold_locks SET token = token WHERE resource = 'r'";
+const NO_OP_UPDATE: &str =
+    "UPDATE leasehold.leasehold_locks SET token = token WHERE resource = 'r'";
 
 #[test]
 fn an_acquire_that_waited_decides_after_the_lock_with_a_fresh_reading() {
@@ -68,7 +65,10 @@ fn an_acquire_that_waited_decides_after_the_lock_with_a_fresh_reading() {
     let answer = behind_a_lock(&db, FOR_UPDATE, || other.try_acquire("r", "b", ms(60_000)));
     // Sent while the lease was valid, decided after it expired: granted.
     let taken = granted(answer);
-    assert!(taken.acquired_at() >= lease.expires_at(), "{taken:?} / {lease:?}");
+    assert!(
+        taken.acquired_at() >= lease.expires_at(),
+        "{taken:?} / {lease:?}"
+    );
     assert!(taken.token() > lease.token());
 }
 
@@ -117,7 +117,10 @@ fn a_renew_that_waited_for_a_fence_decides_afresh() {
         });
         wait_for_lock.recv().expect("the fence ran");
         let renew = scope.spawn(|| renewing.renew(&lease, ms(60_000)));
-        (fence.join().expect("no panic"), renew.join().expect("no panic"))
+        (
+            fence.join().expect("no panic"),
+            renew.join().expect("no panic"),
+        )
     });
     assert!(
         matches!(&fenced, Ok(Fenced::Lost(lost)) if lost.reason() == LostReason::Expired),
@@ -128,5 +131,8 @@ fn a_renew_that_waited_for_a_fence_decides_afresh() {
         "{renewed:?}"
     );
     let other = PgStore::connect(db.url()).expect("a store");
-    assert!(matches!(other.try_acquire("r", "b", ms(1_000)), Ok(Acquire::Granted(_))));
+    assert!(matches!(
+        other.try_acquire("r", "b", ms(1_000)),
+        Ok(Acquire::Granted(_))
+    ));
 }

@@ -29,7 +29,9 @@ fn count(cluster: &Cluster, sql: &str) -> i64 {
 #[test]
 fn a_grant_whose_reply_a_connection_reset_lost_is_returned_to_the_retry() {
     let cluster = cluster();
-    let address = format!("127.0.0.1:{}", cluster.port()).parse().expect("an address");
+    let address = format!("127.0.0.1:{}", cluster.port())
+        .parse()
+        .expect("an address");
     let proxy = FaultProxy::start(address).expect("a proxy");
     let store = PgStore::connect(&proxy.url_for("locks")).expect("a store through the proxy");
     let id = store.new_request_id();
@@ -51,8 +53,15 @@ fn a_grant_whose_reply_a_connection_reset_lost_is_returned_to_the_retry() {
     proxy.heal();
     let lease = granted(store.try_acquire_with_id("job", "worker-a", ms(60_000), id));
     let token: i64 = count(&cluster, "SELECT token FROM leasehold.leasehold_locks");
-    assert_eq!(i64::try_from(lease.token().get()).expect("fits"), token, "a second grant");
-    assert!(matches!(store.try_acquire("job", "worker-b", ms(1_000)), Ok(Acquire::Busy(_))));
+    assert_eq!(
+        i64::try_from(lease.token().get()).expect("fits"),
+        token,
+        "a second grant"
+    );
+    assert!(matches!(
+        store.try_acquire("job", "worker-b", ms(1_000)),
+        Ok(Acquire::Busy(_))
+    ));
 }
 
 /// Clients run while the server is killed (no shutdown checkpoint) and restarted: each client's
@@ -87,7 +96,10 @@ fn tokens_never_regress_across_a_server_crash_and_restart() {
     });
     let tokens = tokens.into_inner().expect("not poisoned");
     assert!(tokens.len() >= 4, "too little progress: {tokens:?}");
-    assert!(tokens.windows(2).all(|w| w[0] < w[1]), "a token went back: {tokens:?}");
+    assert!(
+        tokens.windows(2).all(|w| w[0] < w[1]),
+        "a token went back: {tokens:?}"
+    );
     // The store from before the crash goes on with the same identity and the same history.
     let again = granted(store.try_acquire("pruned", "o", ms(60_000)));
     assert!(again.token() > pruned.token());
@@ -104,9 +116,15 @@ fn client(url: &str, owner: &str, tokens: &Mutex<Vec<u64>>, running: &AtomicBool
         match store.try_acquire("shared", owner, ms(300)) {
             Ok(Acquire::Granted(lease)) => {
                 // Recorded before the release: the next grant comes after it.
-                tokens.lock().expect("not poisoned").push(lease.token().get());
+                tokens
+                    .lock()
+                    .expect("not poisoned")
+                    .push(lease.token().get());
                 let released = store.release(&lease);
-                assert!(released.is_ok() || is_outage(released.as_ref().err()), "{released:?}");
+                assert!(
+                    released.is_ok() || is_outage(released.as_ref().err()),
+                    "{released:?}"
+                );
             }
             Ok(Acquire::Busy(_)) => thread::sleep(ms(5)),
             Err(e) => {
@@ -133,10 +151,16 @@ fn every_operation_works_through_pgbouncer_in_transaction_mode() {
         .expect("pgbouncer (apt-get install pgbouncer)");
     let url = bouncer.url_for("locks");
     let stores: Vec<PgStore> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..8).map(|_| scope.spawn(|| PgStore::connect(&url))).collect();
+        let handles: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| PgStore::connect(&url)))
+            .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("no panic").expect("every first user connects"))
+            .map(|h| {
+                h.join()
+                    .expect("no panic")
+                    .expect("every first user connects")
+            })
             .collect()
     });
     let inside = AtomicBool::new(false);

@@ -22,7 +22,10 @@ impl Record {
 
 impl Seam for Record {
     fn answered(&self, statement: Statement, _succeeded: bool) -> Verdict {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(statement);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(statement);
         Verdict::Deliver
     }
 }
@@ -37,16 +40,37 @@ fn each_operation_sends_one_write_and_at_most_one_read() {
     seen.take();
     let lease = granted(store.try_acquire("r", "a", ms(100)));
     assert_eq!(seen.take(), [Statement::Acquire], "successful acquire");
-    assert!(matches!(store.try_acquire("r", "b", ms(100)), Ok(Acquire::Busy(_))));
-    assert_eq!(seen.take(), [Statement::Acquire, Statement::ReadLock], "busy acquire");
-    assert!(matches!(store.renew(&lease, ms(200)), Ok(Renew::Renewed(_))));
+    assert!(matches!(
+        store.try_acquire("r", "b", ms(100)),
+        Ok(Acquire::Busy(_))
+    ));
+    assert_eq!(
+        seen.take(),
+        [Statement::Acquire, Statement::ReadLock],
+        "busy acquire"
+    );
+    assert!(matches!(
+        store.renew(&lease, ms(200)),
+        Ok(Renew::Renewed(_))
+    ));
     assert_eq!(seen.take(), [Statement::Renew], "successful renew");
     assert!(matches!(store.evict("r"), Ok(Evict::Evicted(_))));
     assert_eq!(seen.take(), [Statement::Evict], "evict");
     assert!(matches!(store.renew(&lease, ms(200)), Ok(Renew::Lost(_))));
-    assert_eq!(seen.take(), [Statement::Renew, Statement::ReadLock], "lost renew");
-    assert!(matches!(store.release(&lease), Ok(Release::NotHolder(None))));
-    assert_eq!(seen.take(), [Statement::Release, Statement::ReadLock], "not holder");
+    assert_eq!(
+        seen.take(),
+        [Statement::Renew, Statement::ReadLock],
+        "lost renew"
+    );
+    assert!(matches!(
+        store.release(&lease),
+        Ok(Release::NotHolder(None))
+    ));
+    assert_eq!(
+        seen.take(),
+        [Statement::Release, Statement::ReadLock],
+        "not holder"
+    );
     let lease = granted(store.try_acquire("r", "b", ms(100)));
     seen.take();
     assert_eq!(store.release(&lease).expect("release"), Release::Released);
@@ -69,10 +93,20 @@ fn an_abandoned_async_wait_leaves_nothing_behind() {
         let waiter = AsyncPgStore::connect(db.url()).await.expect("a store");
         let lease = granted(holder.try_acquire("r", "holder", ms(60_000)).await);
         let wait = waiter.acquire_for("r", "waiter", ms(60_000), ms(5_000));
-        assert!(tokio::time::timeout(ms(100), wait).await.is_err(), "the wait ended early");
-        assert_eq!(holder.release(&lease).await.expect("release"), Release::Released);
+        assert!(
+            tokio::time::timeout(ms(100), wait).await.is_err(),
+            "the wait ended early"
+        );
+        assert_eq!(
+            holder.release(&lease).await.expect("release"),
+            Release::Released
+        );
         tokio::time::sleep(ms(300)).await;
-        assert_eq!(waiter.holder("r").await.expect("a read"), None, "a ghost lease");
+        assert_eq!(
+            waiter.holder("r").await.expect("a read"),
+            None,
+            "a ghost lease"
+        );
         // Two tasks of one store wait in line; a release through the store wakes the first.
         let lease = granted(holder.try_acquire("r", "holder", ms(60_000)).await);
         let (first, second) = tokio::join!(
