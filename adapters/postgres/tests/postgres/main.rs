@@ -2,6 +2,7 @@
 //! (see `support`). One test binary with one module per concern keeps link time down.
 
 mod basics;
+mod docs;
 mod faults;
 mod fence;
 mod kit;
