@@ -31,7 +31,10 @@ fn expanded(documented: &str) -> String {
 }
 
 fn words(sql: &str) -> Vec<&str> {
-    sql.trim().trim_end_matches(';').split_whitespace().collect()
+    sql.trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect()
 }
 
 #[test]
