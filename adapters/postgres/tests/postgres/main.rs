@@ -14,3 +14,4 @@ mod row_locks;
 mod servers;
 mod statements;
 mod support;
+mod walks;
