@@ -6,8 +6,8 @@ use std::path::Path;
 use std::thread;
 use std::time::Instant;
 
-use crate::locker::Locker;
 use crate::error::BenchError;
+use crate::locker::Locker;
 use crate::scenario::{ClientResult, Style};
 
 /// The resource names of a run: `r00`, `r01`, …

@@ -1,6 +1,6 @@
 //! The contenders: four ways of taking and giving back a lease on one SQLite file, plus the
 //! commit floor that durable mode is measured against, all behind one
-//! [`Locker`](crate::locker::Locker) trait so that every scenario drives them with the same loop.
+//! [`Locker`] trait so that every scenario drives them with the same loop.
 //! This module names them and opens the one a run asks for; what they share is in
 //! [`locker`](crate::locker).
 

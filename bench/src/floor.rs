@@ -10,8 +10,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use leasehold_sqlite::Statement;
 use rusqlite::{Connection, named_params};
 
-use crate::locker::{Durability, Locker, TTL};
 use crate::error::BenchError;
+use crate::locker::{Durability, Locker, TTL};
 use crate::pragmas::{now_millis, open_raw};
 
 /// SQLite code 1 in the release statement's `RETURNING status`: released while valid.

@@ -50,5 +50,5 @@ pub mod transactional;
 pub mod worker;
 
 pub use contender::Contender;
-pub use locker::{Durability, Locker, TTL};
 pub use error::BenchError;
+pub use locker::{Durability, Locker, TTL};

@@ -94,4 +94,3 @@ pub trait Locker: Send + Sync {
         ))
     }
 }
-

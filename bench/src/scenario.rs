@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::contender::Contender;
-use crate::locker::Durability;
 use crate::histogram::Histogram;
+use crate::locker::Durability;
 
 /// How concurrent clients are run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

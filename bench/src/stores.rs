@@ -8,8 +8,8 @@ use std::time::Instant;
 use leasehold_sqlite::{Acquire, Direct, Lease, Options, Release, SqliteStore, SystemClock};
 use leasehold_tests::CheckThenActStore;
 
-use crate::locker::{Durability, Locker, TTL};
 use crate::error::BenchError;
+use crate::locker::{Durability, Locker, TTL};
 use crate::pragmas::BUSY_TIMEOUT;
 
 /// `SqliteStore` through its public API, opened with the default options but `durability`.
@@ -64,7 +64,9 @@ impl Locker for Store {
         owner: &str,
         deadline: Instant,
     ) -> Result<Option<Lease>, BenchError> {
-        Ok(granted(self.store.acquire_until(resource, owner, TTL, deadline)?))
+        Ok(granted(
+            self.store.acquire_until(resource, owner, TTL, deadline)?,
+        ))
     }
 }
 

@@ -8,9 +8,9 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, named_params};
 
-use crate::locker::{Durability, Locker, TTL};
 use crate::error::BenchError;
 use crate::floor::{lock, millis};
+use crate::locker::{Durability, Locker, TTL};
 use crate::pragmas::{now_millis, open_raw};
 
 const SELECT_ROW: &str =

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, Witness, resource_names};
 use crate::contender::{self, WithLocker};
-use crate::locker::Locker;
 use crate::error::BenchError;
+use crate::locker::Locker;
 use crate::scenario::{ClientResult, Scenario};
 
 /// The line a worker prints once its contender is open.

@@ -304,7 +304,10 @@ mod tests {
         let ttl = Duration::from_secs(10);
         let lease = Lease::new(holder(), RequestId::from_u128(1), StoreId(7), sent, ttl);
         assert_eq!(lease.deadline(), sent + Duration::from_millis(9_900));
-        assert_eq!(drift_margin(Duration::from_micros(1)), Duration::from_micros(1));
+        assert_eq!(
+            drift_margin(Duration::from_micros(1)),
+            Duration::from_micros(1)
+        );
         assert_eq!(drift_margin(Duration::ZERO), Duration::ZERO);
     }
 

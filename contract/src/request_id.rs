@@ -48,8 +48,18 @@ mod tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), ids.len(), "a store repeated a request id");
-        assert_ne!(first.prefix, second.prefix, "two stores drew the same prefix");
-        assert!(!ids.contains(&second.next()), "two stores issued the same id");
-        assert_eq!(ids[1].as_u128() - ids[0].as_u128(), 1, "a counter after the prefix");
+        assert_ne!(
+            first.prefix, second.prefix,
+            "two stores drew the same prefix"
+        );
+        assert!(
+            !ids.contains(&second.next()),
+            "two stores issued the same id"
+        );
+        assert_eq!(
+            ids[1].as_u128() - ids[0].as_u128(),
+            1,
+            "a counter after the prefix"
+        );
     }
 }

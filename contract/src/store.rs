@@ -34,8 +34,12 @@ pub trait LockStore: Send + Sync {
     /// # Errors
     ///
     /// Invalid input, or a store failure; nothing was granted.
-    fn try_acquire(&self, resource: &str, owner: &str, ttl: Duration)
-    -> Result<Acquire, Self::Error>;
+    fn try_acquire(
+        &self,
+        resource: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Acquire, Self::Error>;
 
     /// [`try_acquire`](LockStore::try_acquire) with a caller-chosen request id: while the lease
     /// an earlier attempt with the same id and owner produced is valid, it is returned again

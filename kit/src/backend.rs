@@ -48,4 +48,34 @@ pub trait Backend: Default + Send + Sync + Sized + 'static {
     fn statement_time(&self) -> std::time::Duration {
         std::time::Duration::from_millis(2)
     }
+
+    /// Where `db` is, as text that [`open_located`](Backend::open_located) opens in another
+    /// process: a file's path, a connection string. The multi-process stress test
+    /// ([`stress`](crate::stress)) hands it to the worker processes it starts (this test binary,
+    /// run again).
+    ///
+    /// `None` (the default): the store cannot be shared by processes, as the kit's memory store
+    /// cannot. [`store_suite!`](crate::store_suite)'s stress tests then fail, naming this method:
+    /// a store meant for processes that share a database must implement it and
+    /// [`open_located`](Backend::open_located).
+    fn locator(&self, db: &Self::Database) -> Option<String> {
+        let _ = db;
+        None
+    }
+
+    /// A store on the database `locator` names, opened as a user of the store opens it: the
+    /// store's real clock (the host's wall clock, which the stress test reads as the store's
+    /// clock) and its default settings. Called in a worker process, and by the supervisor to see
+    /// who holds what.
+    ///
+    /// # Panics
+    ///
+    /// When the store cannot be opened. The default always panics: it is called only for a
+    /// backend whose [`locator`](Backend::locator) names a database.
+    fn open_located(&self, locator: &str) -> Self::Store {
+        panic!(
+            "{} has a locator ({locator}) but no open_located",
+            self.name()
+        )
+    }
 }

@@ -8,6 +8,9 @@
 //!   answers and equal rows after every step;
 //! - [`history`]: the time-aware checker of what concurrent clients were told (mutual exclusion,
 //!   tokens, fencing), used by the concurrent suites;
+//! - [`stress`]: many processes on one database, SIGKILLed at random, writing to a protected
+//!   resource, judged by the history checker; its negative control is a check-then-act acquire
+//!   made of the store's own operations;
 //!
 //! and the suites built on them. Every suite has negative controls: the kit's own
 //! [`MemoryStore`], with one planted [`Flaw`] each, must fail it — a checker that cannot fail
@@ -34,9 +37,8 @@ mod backend;
 pub mod conformance;
 pub mod history;
 mod memory;
+pub mod stress;
 mod suite;
 
 pub use backend::{Backend, StoreErrorOf};
-pub use memory::{
-    Flaw, MemoryBackend, MemoryDatabase, MemoryError, MemoryStore, Planted, planted,
-};
+pub use memory::{Flaw, MemoryBackend, MemoryDatabase, MemoryError, MemoryStore, Planted, planted};

@@ -14,7 +14,6 @@
 #![forbid(unsafe_code)]
 
 pub mod naive;
-pub mod rng;
 
 pub use leasehold_kit::history;
 

@@ -213,7 +213,10 @@ fn explore(name: &str, scenario: impl Fn() + Sync + Send + 'static) {
     check(&iterations, scenario);
     let (explored, grants) = (iterations.load(SeqCst), GRANTS.load(SeqCst));
     println!("{name}: {explored} interleavings explored, {grants} grants to its clients");
-    assert!(grants > 0, "{name}: no client was granted anything in {explored} interleavings");
+    assert!(
+        grants > 0,
+        "{name}: no client was granted anything in {explored} interleavings"
+    );
 }
 
 /// Runs `scenario` and requires loom to find a failing interleaving; prints it.
@@ -432,6 +435,9 @@ fn a_run_that_grants_nothing_fails_the_progress_check() {
         });
     });
     let payload = caught.expect_err("a run without grants passed");
-    let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
     assert!(message.contains("no client was granted"), "{message}");
 }

@@ -2,5 +2,4 @@
 
 mod regressions;
 mod shuttle;
-
 mod support;

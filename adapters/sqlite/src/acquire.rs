@@ -90,7 +90,9 @@ impl<S: Seam> SqliteStore<S> {
         ttl: Duration,
         request_id: RequestId,
     ) -> Result<Acquire, Error> {
-        self.attempt(&AcquireRequest::new::<Error>(resource, owner, ttl, request_id)?)
+        self.attempt(&AcquireRequest::new::<Error>(
+            resource, owner, ttl, request_id,
+        )?)
     }
 
     /// Like [`SqliteStore::try_acquire`], trying again while the resource is busy until `timeout`
@@ -146,7 +148,12 @@ impl<S: Seam> SqliteStore<S> {
             store: self,
             request: &request,
         };
-        wait::acquire_until(&self.turns, request.resource().as_str(), deadline, &mut waiter)
+        wait::acquire_until(
+            &self.turns,
+            request.resource().as_str(),
+            deadline,
+            &mut waiter,
+        )
     }
 
     fn attempt(&self, request: &AcquireRequest) -> Result<Acquire, Error> {
@@ -171,7 +178,11 @@ impl<S: Seam> SqliteStore<S> {
         })?;
         if let Some(grant) = granted {
             let grant = self.checked_grant(request, grant)?;
-            return Ok(Some(Acquire::Granted(request.granted(grant, self.store_id(), sent))));
+            return Ok(Some(Acquire::Granted(request.granted(
+                grant,
+                self.store_id(),
+                sent,
+            ))));
         }
         let state = self.read_state(request.resource())?;
         Ok(request.refused(&state, now, self.store_id(), sent)?)

@@ -56,9 +56,8 @@ impl<S: Seam> SqliteStore<S> {
     /// [`Error::InvalidName`] (nothing written); storage errors.
     pub fn evict(&self, resource: &str) -> Result<Evict, Error> {
         let resource = ResourceName::new(resource)?;
-        let (evicted, _) = self.run_now(Statement::Evict, |c, now| {
-            evict(c, &resource, now).map(Ok)
-        })?;
+        let (evicted, _) =
+            self.run_now(Statement::Evict, |c, now| evict(c, &resource, now).map(Ok))?;
         self.turns.notify(resource.as_str());
         Ok(match evicted {
             Some(row) => Evict::Evicted(row.into_holder()?),
@@ -76,9 +75,8 @@ impl<S: Seam> SqliteStore<S> {
     pub fn prune(&self, idle_for: Duration) -> Result<usize, Error> {
         // No row has been over for more than i64::MAX ms, so clamping changes no answer.
         let idle_ms = i64::try_from(idle_for.as_millis()).unwrap_or(i64::MAX);
-        let (pruned, _) = self.run_now(Statement::Prune, |c, now| {
-            prune(c, now, idle_ms).map(Ok)
-        })?;
+        let (pruned, _) =
+            self.run_now(Statement::Prune, |c, now| prune(c, now, idle_ms).map(Ok))?;
         Ok(pruned)
     }
 }

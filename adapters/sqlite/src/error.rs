@@ -180,7 +180,9 @@ impl std::error::Error for Error {
 impl StoreError for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::InvalidName(_) | Self::InvalidTtl(_) | Self::Rejected(_) => ErrorKind::InvalidInput,
+            Self::InvalidName(_) | Self::InvalidTtl(_) | Self::Rejected(_) => {
+                ErrorKind::InvalidInput
+            }
             Self::ForeignLease { .. } => ErrorKind::ForeignLease,
             Self::Busy | Self::Contended { .. } => ErrorKind::Busy,
             Self::Clock(_) | Self::Random(_) => ErrorKind::Environment,

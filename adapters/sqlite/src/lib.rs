@@ -30,7 +30,7 @@
 //!
 //! # Assumptions
 //!
-//! - Every store of a database reads the **same clock** ([`SystemClock`](leasehold_contract::SystemClock): the host's wall clock,
+//! - Every store of a database reads the **same clock** ([`SystemClock`]: the host's wall clock,
 //!   so all users are on one host — SQLite's file locking does not work over network file
 //!   systems anyway). `now` is read once per statement, when the statement is about to run: a
 //!   statement never waits for SQLite's write lock holding an older reading (the store waits

@@ -54,7 +54,8 @@ pub struct Options<S: Seam = Direct> {
 }
 
 impl Options<Direct> {
-    /// The defaults: [`Durability::Full`], a 5 s busy timeout, [`SystemClock`], [`Direct`].
+    /// The defaults: [`Durability::Full`], a 5 s busy timeout, [`SystemClock`], and every
+    /// statement run as it is (no test seam).
     #[must_use]
     pub fn new() -> Self {
         Self {

@@ -50,7 +50,9 @@ impl<S: Seam> SqliteStore<S> {
             read_lock(c, resource.as_str()).map(Ok)
         })?;
         let state = row::state_of(row)?;
-        Ok(state.holder_at(now).map(|h| Holder::from_core(&resource, h)))
+        Ok(state
+            .holder_at(now)
+            .map(|h| Holder::from_core(&resource, h)))
     }
 
     /// Every lease valid now, ordered by resource name (bytewise, as Rust orders `str`, whatever
@@ -118,12 +120,13 @@ mod audit {
                 .into_iter()
                 .map(RawRow::into_record)
                 .collect::<Result<Vec<_>, _>>()?;
-            let high_water = match high_water {
-                0 => None,
-                value => Some(row::token(value).ok_or_else(|| {
-                    row::corrupt("leasehold_meta", "invalid pruned_high_water")
-                })?),
-            };
+            let high_water =
+                match high_water {
+                    0 => None,
+                    value => Some(row::token(value).ok_or_else(|| {
+                        row::corrupt("leasehold_meta", "invalid pruned_high_water")
+                    })?),
+                };
             Ok(LockTable::from_records(records, high_water))
         }
     }

@@ -62,7 +62,11 @@ impl<S: Seam> SqliteStore<S> {
         self.release_token(&ResourceName::new(resource)?, token)
     }
 
-    fn release_token(&self, resource: &ResourceName, token: FencingToken) -> Result<Release, Error> {
+    fn release_token(
+        &self,
+        resource: &ResourceName,
+        token: FencingToken,
+    ) -> Result<Release, Error> {
         let released = self.release_row(resource, token);
         // Whatever the answer, the lease may be free now: this store's waiters try again.
         self.turns.notify(resource.as_str());

@@ -49,10 +49,14 @@ impl<S: Seam> SqliteStore<S> {
     pub fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Renew, Error> {
         self.check_own(lease)?;
         let sent = Instant::now();
-        Ok(match self.renew_row(lease.resource(), lease.token(), ttl)? {
-            Ok(record) => Renew::Renewed(lease.renewed(row::holder(record.0, &record.1), sent, ttl)),
-            Err(lost) => Renew::Lost(lost),
-        })
+        Ok(
+            match self.renew_row(lease.resource(), lease.token(), ttl)? {
+                Ok(record) => {
+                    Renew::Renewed(lease.renewed(row::holder(record.0, &record.1), sent, ttl))
+                }
+                Err(lost) => Renew::Lost(lost),
+            },
+        )
     }
 
     /// [`SqliteStore::renew`] for a process that holds only the resource name and the token (a
@@ -86,12 +90,11 @@ impl<S: Seam> SqliteStore<S> {
     ) -> Result<Result<Record, Lost>, Error> {
         let ttl = Ttl::from_duration(ttl)?;
         for _ in 0..MAX_ROUNDS {
-            let (renewed, now) = self.run_now(Statement::Renew, |c, now| {
-                match lease_expiry(now, ttl) {
+            let (renewed, now) =
+                self.run_now(Statement::Renew, |c, now| match lease_expiry(now, ttl) {
                     Ok(expires_at) => renew(c, resource, token, now, expires_at).map(Ok),
                     Err(e) => Ok(Err(e.into())),
-                }
-            })?;
+                })?;
             if let Some(row) = renewed {
                 return Ok(Ok(row.into_record()?));
             }

@@ -20,7 +20,13 @@ fn holder() -> Holder {
 fn lease() -> Lease {
     let sent = Instant::now();
     let id = RequestId::from_u128(1);
-    Lease::new(holder(), id, StoreId::from_u64(1), sent, Duration::from_secs(1))
+    Lease::new(
+        holder(),
+        id,
+        StoreId::from_u64(1),
+        sent,
+        Duration::from_secs(1),
+    )
 }
 
 /// A store that answers from a script: `Busy` (held for `expiry`), a busy error, another error,
@@ -112,7 +118,10 @@ fn returns_the_last_busy_answer_at_the_deadline_and_not_much_later() {
     let outcome = wait(&mut waiter, Duration::from_millis(120));
     let took = started.elapsed();
     assert!(matches!(outcome, Ok(Acquire::Busy(_))), "{outcome:?}");
-    assert!(took >= Duration::from_millis(120), "returned early: {took:?}");
+    assert!(
+        took >= Duration::from_millis(120),
+        "returned early: {took:?}"
+    );
     assert!(took < Duration::from_millis(400), "returned late: {took:?}");
     // 4, 8, 16, 32, 50, … ms pauses with jitter: a handful of tries, not a spin.
     assert!(

@@ -95,7 +95,9 @@ impl Place<'_> {
             if line.tickets.front() == Some(&self.ticket) {
                 return true;
             }
-            let left = deadline.map_or(FOREVER_SLICE, |d| d.saturating_duration_since(Instant::now()));
+            let left = deadline.map_or(FOREVER_SLICE, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
             if left.is_zero() {
                 return false;
             }

@@ -50,6 +50,9 @@ pub fn check<B: Backend>(cases: u32) {
         Ok(())
     });
     if let Err(failure) = result {
-        panic!("{} does not conform to the core: {failure}", B::default().name());
+        panic!(
+            "{} does not conform to the core: {failure}",
+            B::default().name()
+        );
     }
 }

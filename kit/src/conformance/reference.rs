@@ -2,8 +2,8 @@
 //! [`LockTable`] says each step must answer.
 
 use leasehold_core::{
-    AcquireOutcome, DecideError, FencingToken, Holder as CoreHolder, LockTable, LostReason, Outcome,
-    Owner, Request, RequestId, ResourceName, Timestamp, Ttl, check_clock,
+    AcquireOutcome, DecideError, FencingToken, Holder as CoreHolder, LockTable, LostReason,
+    Outcome, Owner, Request, RequestId, ResourceName, Timestamp, Ttl, check_clock,
 };
 use proptest::prelude::*;
 use proptest_state_machine::ReferenceStateMachine;
@@ -65,13 +65,26 @@ pub(super) enum Step {
         by_token: bool,
     },
     /// A fenced write under a lease the client was given.
-    Fence { resource: u8, token: u64 },
-    Evict { resource: u8 },
-    Prune { idle: u64 },
-    Advance { ms: u64 },
+    Fence {
+        resource: u8,
+        token: u64,
+    },
+    Evict {
+        resource: u8,
+    },
+    Prune {
+        idle: u64,
+    },
+    Advance {
+        ms: u64,
+    },
     /// Jumps the clock, e.g. to exactly a lease's expiry, or past what any store can keep.
-    SetNow { now: u64 },
-    Holder { resource: u8 },
+    SetNow {
+        now: u64,
+    },
+    Holder {
+        resource: u8,
+    },
     Holders,
 }
 
@@ -237,14 +250,17 @@ impl Model {
                 ttl,
                 ..
             } => self.apply(r, &renew(token, ttl)),
-            Step::Release { resource: r, token, .. } => self.apply(
+            Step::Release {
+                resource: r, token, ..
+            } => self.apply(
                 r,
                 &Request::Release {
                     token: token_of(token),
                 },
             ),
             Step::Fence { resource: r, token } => Expected::Fence(
-                check_clock(now).map(|()| self.table.state(&resource(r)).loss(token_of(token), now)),
+                check_clock(now)
+                    .map(|()| self.table.state(&resource(r)).loss(token_of(token), now)),
             ),
             Step::Evict { resource: r } => self.apply(r, &Request::Evict),
             Step::Prune { idle } => {
@@ -259,7 +275,9 @@ impl Model {
                 Expected::Nothing
             }
             Step::Holder { resource: r } => Expected::Holder(check_clock(now).map(|()| {
-                self.table.holder(&resource(r), now).map(|h| (resource(r), h))
+                self.table
+                    .holder(&resource(r), now)
+                    .map(|h| (resource(r), h))
             })),
             Step::Holders => Expected::Holders(check_clock(now).map(|()| {
                 let holders = self.table.holders(now);

@@ -15,7 +15,9 @@ use leasehold_core::{
 };
 use proptest_state_machine::StateMachineTest;
 
-use super::reference::{Expected, Model, OWNERS, RESOURCES, Reference, Step, owner, resource, token_of};
+use super::reference::{
+    Expected, Model, OWNERS, RESOURCES, Reference, Step, owner, resource, token_of,
+};
 use crate::backend::{Backend, StoreErrorOf};
 
 /// How long a waiting acquire of the test waits for a busy resource: the clock does not move, so
@@ -66,7 +68,10 @@ impl<B: Backend> StateMachineTest for Sut<B> {
     }
 
     fn check_invariants(sut: &Self, model: &Model) {
-        let stored = sut.store.snapshot().unwrap_or_else(|e| panic!("rows read: {e}"));
+        let stored = sut
+            .store
+            .snapshot()
+            .unwrap_or_else(|e| panic!("rows read: {e}"));
         assert_eq!(
             normalized(&stored, model),
             normalized(&model.table, model),
@@ -87,7 +92,8 @@ impl<B: Backend> Sut<B> {
                 ttl,
             } => {
                 let id = RequestId::from_u128(id);
-                let answer = store.try_acquire_with_id(name(r), OWNERS[usize::from(o)], ms(ttl), id);
+                let answer =
+                    store.try_acquire_with_id(name(r), OWNERS[usize::from(o)], ms(ttl), id);
                 self.acquired(answer, r, o, Some(id))
             }
             Step::AcquireFor {
@@ -163,7 +169,11 @@ impl<B: Backend> Sut<B> {
                 if let Some(id) = id {
                     assert_eq!(lease.request_id(), id, "a grant for another request id");
                 }
-                assert_eq!(lease.store_id(), self.store.store_id(), "a lease of another store");
+                assert_eq!(
+                    lease.store_id(),
+                    self.store.store_id(),
+                    "a lease of another store"
+                );
                 let grant = Grant {
                     token: lease.token(),
                     acquired_at: lease.acquired_at(),
@@ -209,9 +219,7 @@ fn ms(millis: u64) -> Duration {
 fn normalized(table: &LockTable, model: &Model) -> LockTable {
     let records = table.records().map(|(name, record)| {
         let mut record = record.clone();
-        let index = RESOURCES
-            .iter()
-            .position(|r| *r == name.as_str());
+        let index = RESOURCES.iter().position(|r| *r == name.as_str());
         if index.is_some_and(|i| model.store_chosen_id[i]) {
             record.request_id = RequestId::from_u128(0);
         }
@@ -271,8 +279,18 @@ fn renewed<E: StoreError>(result: Result<Renew, E>, r: u8, model: &Model) -> Exp
             let record = record.expect("a renewed lease has a row");
             assert_eq!(lease.resource(), &resource(r));
             assert_eq!(
-                (lease.owner(), lease.token(), lease.acquired_at(), lease.expires_at()),
-                (&record.owner, record.token, record.acquired_at, record.expires_at)
+                (
+                    lease.owner(),
+                    lease.token(),
+                    lease.acquired_at(),
+                    lease.expires_at()
+                ),
+                (
+                    &record.owner,
+                    record.token,
+                    record.acquired_at,
+                    record.expires_at
+                )
             );
             Outcome::Renew(RenewOutcome::Renewed {
                 expires_at: lease.expires_at(),

@@ -239,7 +239,11 @@ fn an_overlap_after_a_release_that_failed_is_caught() {
 /// it. A failed retry after a successful release withdraws only itself.
 #[test]
 fn an_unanswered_or_successful_release_ends_the_lease_at_its_reading() {
-    let unanswered = [granted("a", 1, 0, 10), releasing(1, 3), granted("b", 2, 5, 15)];
+    let unanswered = [
+        granted("a", 1, 0, 10),
+        releasing(1, 3),
+        granted("b", 2, 5, 15),
+    ];
     assert_eq!(check(&unanswered), []);
     let retried = [
         granted("a", 1, 0, 10),

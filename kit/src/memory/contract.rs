@@ -20,7 +20,12 @@ impl LockStore for MemoryStore {
         self.request_ids.next()
     }
 
-    fn try_acquire(&self, resource: &str, owner: &str, ttl: Duration) -> Result<Acquire, MemoryError> {
+    fn try_acquire(
+        &self,
+        resource: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Acquire, MemoryError> {
         self.try_acquire_with_id(resource, owner, ttl, self.new_request_id())
     }
 
@@ -59,13 +64,15 @@ impl LockStore for MemoryStore {
     fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Renew, MemoryError> {
         self.own(lease)?;
         let sent = Instant::now();
-        Ok(match self.renew_token(lease.resource(), lease.token(), ttl)? {
-            Ok(record) => {
-                let holder = Holder::from_core(lease.resource(), record.holder());
-                Renew::Renewed(lease.renewed(holder, sent, ttl))
-            }
-            Err(lost) => Renew::Lost(lost),
-        })
+        Ok(
+            match self.renew_token(lease.resource(), lease.token(), ttl)? {
+                Ok(record) => {
+                    let holder = Holder::from_core(lease.resource(), record.holder());
+                    Renew::Renewed(lease.renewed(holder, sent, ttl))
+                }
+                Err(lost) => Renew::Lost(lost),
+            },
+        )
     }
 
     fn release(&self, lease: &Lease) -> Result<Release, MemoryError> {
@@ -90,7 +97,11 @@ impl LockStore for MemoryStore {
         })
     }
 
-    fn release_by_token(&self, resource: &str, token: FencingToken) -> Result<Release, MemoryError> {
+    fn release_by_token(
+        &self,
+        resource: &str,
+        token: FencingToken,
+    ) -> Result<Release, MemoryError> {
         self.release_token(&self.resource(resource)?, token)
     }
 

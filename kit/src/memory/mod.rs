@@ -218,7 +218,13 @@ impl MemoryStore {
                     grant.acquired_at,
                     grant.expires_at,
                 );
-                Acquire::Granted(Lease::new(holder, request.request_id(), self.db.id, sent, ttl))
+                Acquire::Granted(Lease::new(
+                    holder,
+                    request.request_id(),
+                    self.db.id,
+                    sent,
+                    ttl,
+                ))
             }
             Outcome::Acquire(AcquireOutcome::Busy(holder)) => {
                 Acquire::Busy(Holder::from_core(request.resource(), holder))
@@ -251,7 +257,9 @@ impl MemoryStore {
                 }
                 None => Ok(Err(Lost::from_core(
                     resource,
-                    state.loss(token, now).expect("a renew that writes nothing is lost"),
+                    state
+                        .loss(token, now)
+                        .expect("a renew that writes nothing is lost"),
                 ))),
             }
         })
@@ -302,7 +310,11 @@ impl MemoryStore {
         })
     }
 
-    fn wait(&self, request: &AcquireRequest, deadline: Option<Instant>) -> Result<Acquire, MemoryError> {
+    fn wait(
+        &self,
+        request: &AcquireRequest,
+        deadline: Option<Instant>,
+    ) -> Result<Acquire, MemoryError> {
         match self.flaw {
             // **Planted bug**: one try, whatever the timeout.
             Flaw::ReturnsEarly => self.attempt(request),

@@ -433,10 +433,10 @@ fn run_with(
 /// operation acquires and its second writes or releases the same resource (nothing can take the
 /// lease away in between: the clock does not move unless a client ticks it, and ttls are 3 ticks).
 fn expected_progress(plan: &Plan) -> [usize; 3] {
-    let acquires = plan
-        .clients
-        .iter()
-        .any(|ops| ops.iter().any(|op| matches!(op, Op::Acquire(_) | Op::Retry(_))));
+    let acquires = plan.clients.iter().any(|ops| {
+        ops.iter()
+            .any(|op| matches!(op, Op::Acquire(_) | Op::Retry(_)))
+    });
     let first_two = |second: fn(&Op, u8) -> bool| {
         plan.clients.iter().any(|ops| match ops.as_slice() {
             [Op::Acquire(r), op, ..] => second(op, *r),
@@ -588,12 +588,16 @@ fn pct_schedules_catch_the_planted_acquire() {
 fn a_store_that_is_always_busy_fails_the_progress_check() {
     let busy = ShuttleSeam { always_busy: true };
     let plan = Plan {
-        clients: vec![vec![Op::Acquire(0), Op::Write(0), Op::Release(0)], vec![Op::Tick]],
+        clients: vec![
+            vec![Op::Acquire(0), Op::Write(0), Op::Release(0)],
+            vec![Op::Tick],
+        ],
     };
-    let run = std::panic::catch_unwind(|| {
-        run_with(RandomScheduler::new(8), plan, false, busy)
-    });
+    let run = std::panic::catch_unwind(|| run_with(RandomScheduler::new(8), plan, false, busy));
     let payload = run.expect_err("a store that never makes progress passed");
-    let message = payload.downcast_ref::<String>().cloned().unwrap_or_default();
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
     assert!(message.contains("made no progress"), "{message}");
 }

@@ -41,7 +41,11 @@ pub(crate) fn check(conn: &Connection) -> rusqlite::Result<Result<(), Error>> {
     }
     let replaced = strings(conn, REPLACED_FUNCTIONS)?;
     if !replaced.is_empty() {
-        debug_assert!(replaced.iter().all(|name| BUILT_INS.contains(&name.as_str())));
+        debug_assert!(
+            replaced
+                .iter()
+                .all(|name| BUILT_INS.contains(&name.as_str()))
+        );
         return Ok(unsafe_setting(
             "built-in functions replaced",
             &replaced.join(", "),

@@ -53,7 +53,8 @@ END";
 /// caps the sum instead, and this guard refuses the one insert the cap would get wrong. An
 /// `AFTER INSERT` trigger fires only when a row is really inserted, never on the `DO UPDATE`
 /// path.
-pub(crate) const CREATE_TOKEN_GUARD: &str = "CREATE TRIGGER leasehold_locks_token_above_high_water \
+pub(crate) const CREATE_TOKEN_GUARD: &str =
+    "CREATE TRIGGER leasehold_locks_token_above_high_water \
 AFTER INSERT ON leasehold_locks \
 WHEN NEW.token <= (SELECT value FROM leasehold_meta WHERE key = 'pruned_high_water') BEGIN
   SELECT RAISE(ABORT, 'leasehold: every fencing token has been issued');
@@ -68,10 +69,7 @@ const OBJECTS_V1: [(&str, &str); 3] = [
 const OBJECTS_V2: [(&str, &str); 4] = [
     ("leasehold_locks", CREATE_LOCKS),
     ("leasehold_locks_keep_high_water", CREATE_HIGH_WATER_TRIGGER),
-    (
-        "leasehold_locks_token_above_high_water",
-        CREATE_TOKEN_GUARD,
-    ),
+    ("leasehold_locks_token_above_high_water", CREATE_TOKEN_GUARD),
     ("leasehold_meta", CREATE_META),
 ];
 
@@ -192,7 +190,10 @@ fn foreign_object(inspection: &Inspection) -> Error {
             .iter()
             .any(|(found, stored)| found == name && !same_sql(stored, sql))
     });
-    mismatch_object(inspection, foreign.map_or("leasehold_meta", |(name, _)| name))
+    mismatch_object(
+        inspection,
+        foreign.map_or("leasehold_meta", |(name, _)| name),
+    )
 }
 
 fn mismatch_object(inspection: &Inspection, name: &'static str) -> Error {
@@ -327,9 +328,21 @@ mod tests {
     #[test]
     fn version_zero_a_negative_mark_and_a_zero_id_are_mismatches() {
         for meta in [
-            [("pruned_high_water", 0), ("schema_version", 0), ("store_id", 9)],
-            [("pruned_high_water", -1), ("schema_version", 2), ("store_id", 9)],
-            [("pruned_high_water", 0), ("schema_version", 2), ("store_id", 0)],
+            [
+                ("pruned_high_water", 0),
+                ("schema_version", 0),
+                ("store_id", 9),
+            ],
+            [
+                ("pruned_high_water", -1),
+                ("schema_version", 2),
+                ("store_id", 9),
+            ],
+            [
+                ("pruned_high_water", 0),
+                ("schema_version", 2),
+                ("store_id", 0),
+            ],
         ] {
             let outcome = check(&inspection(&OBJECTS_V2, &meta));
             assert!(

@@ -18,7 +18,10 @@ fn block_after(marker: &str) -> &'static str {
 }
 
 fn words(sql: &str) -> Vec<&str> {
-    sql.trim().trim_end_matches(';').split_whitespace().collect()
+    sql.trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect()
 }
 
 #[test]
@@ -45,7 +48,10 @@ fn the_schema_in_the_docs_is_the_one_the_store_creates() {
         .split("\n\n")
         .map(words)
         .collect();
-    let mut code: Vec<Vec<&str>> = leasehold_sqlite::schema_sql().into_iter().map(words).collect();
+    let mut code: Vec<Vec<&str>> = leasehold_sqlite::schema_sql()
+        .into_iter()
+        .map(words)
+        .collect();
     documented.sort();
     code.sort();
     assert_eq!(documented, code);

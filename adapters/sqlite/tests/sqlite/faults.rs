@@ -353,13 +353,19 @@ fn a_full_disk_is_a_typed_error_and_loses_nothing_committed() {
     assert!(granted_count > 50, "only {granted_count} grants fit");
     // Everything granted before is there, and nothing of the failed grant.
     let table = rows(&store);
-    assert_eq!(table.records().count(), usize::try_from(granted_count).expect("small"));
+    assert_eq!(
+        table.records().count(),
+        usize::try_from(granted_count).expect("small")
+    );
     let failed = format!("{granted_count:05}-{filler}");
     assert!(store.holder(&failed).expect("reads work").is_none());
     // A new store on the full disk still opens and reads every lease.
     drop(store);
     let again = SqliteStore::open_with(&path, options()).expect("reopened on a full disk");
-    assert_eq!(again.holders().expect("read").len(), usize::try_from(granted_count).expect("small"));
+    assert_eq!(
+        again.holders().expect("read").len(),
+        usize::try_from(granted_count).expect("small")
+    );
 }
 
 #[test]
@@ -396,4 +402,3 @@ fn from_connection_keeps_the_application_tables_and_settings() {
     // And the application's database reopens as a lock store.
     assert!(SqliteStore::from_connection(conn).is_ok());
 }
-

@@ -27,7 +27,9 @@ fn content(path: &Path) -> Vec<String> {
     let mut dump = |sql: &str| {
         let mut statement = conn.prepare(sql).expect("a query");
         let rows = statement
-            .query_map([], |row| Ok(format!("{:?}", (row.get_ref(0)?, row.get_ref(1)?))))
+            .query_map([], |row| {
+                Ok(format!("{:?}", (row.get_ref(0)?, row.get_ref(1)?)))
+            })
             .expect("rows");
         lines.extend(rows.map(|row| row.expect("a row")));
     };
@@ -56,7 +58,11 @@ fn refused(path: &Path, conn: Connection, matches: impl FnOnce(&Error) -> bool) 
         other => panic!("unexpected: {other:?}"),
     }
     drop(result);
-    assert_eq!(content(path), before, "a refused connection wrote something");
+    assert_eq!(
+        content(path),
+        before,
+        "a refused connection wrote something"
+    );
 }
 
 fn unsafe_setting(setting: &str) -> impl FnOnce(&Error) -> bool + '_ {
@@ -112,9 +118,11 @@ fn a_connection_that_replaces_a_built_in_function_is_refused() {
         let conn = raw(&path);
         conn.create_scalar_function(name, 2, FunctionFlags::SQLITE_UTF8, |_| Ok(0_i64))
             .expect("registered");
-        refused(&path, conn, |e| {
-            matches!(e, Error::UnsafeSetting { found, .. } if found == name)
-        });
+        refused(
+            &path,
+            conn,
+            |e| matches!(e, Error::UnsafeSetting { found, .. } if found == name),
+        );
     }
 }
 
@@ -156,7 +164,10 @@ fn a_shadowing_temp_table_created_later_changes_nothing() {
     let second = SqliteStore::open(&path).expect("another store");
     granted(first.try_acquire("r", "a", ms(60_000)));
     let busy = second.try_acquire("r", "b", ms(60_000));
-    assert!(matches!(busy, Ok(leasehold_sqlite::Acquire::Busy(_))), "{busy:?}");
+    assert!(
+        matches!(busy, Ok(leasehold_sqlite::Acquire::Busy(_))),
+        "{busy:?}"
+    );
     assert!(first.holder("r").expect("read").is_some());
 }
 
@@ -169,7 +180,8 @@ fn a_connection_without_a_rollback_journal_is_refused() {
     drop(conn);
     let plain = dir.path().join("plain.db");
     let conn = raw(&plain);
-    conn.execute_batch("PRAGMA journal_mode = OFF").expect("no journal");
+    conn.execute_batch("PRAGMA journal_mode = OFF")
+        .expect("no journal");
     refused(&plain, conn, unsafe_setting("journal_mode"));
 }
 
@@ -192,8 +204,10 @@ fn a_lease_of_another_database_is_refused_everywhere() {
     let theirs = granted(there.try_acquire("r", "a", ms(60_000)));
     let ours = granted(here.try_acquire("r", "a", ms(60_000)));
     assert_ne!(here.store_id(), there.store_id());
-    let foreign = |e: &Error| matches!(e, Error::ForeignLease { lease, store }
-        if *lease == there.store_id() && *store == here.store_id());
+    let foreign = |e: &Error| {
+        matches!(e, Error::ForeignLease { lease, store }
+        if *lease == there.store_id() && *store == here.store_id())
+    };
     let renewed = here.renew(&theirs, ms(1_000));
     assert!(renewed.as_ref().is_err_and(foreign), "{renewed:?}");
     let released = here.release(&theirs);
@@ -205,7 +219,10 @@ fn a_lease_of_another_database_is_refused_everywhere() {
         here.holder("r").expect("read").map(|h| h.token()),
         Some(ours.token())
     );
-    assert!(matches!(here.renew(&ours, ms(1_000)), Ok(Renew::Renewed(_))));
+    assert!(matches!(
+        here.renew(&ours, ms(1_000)),
+        Ok(Renew::Renewed(_))
+    ));
     assert_eq!(here.release(&ours).expect("released"), Release::Released);
     assert_eq!(row_count(&here), 1);
 }

@@ -41,6 +41,17 @@ impl Backend for SqliteBackend {
     ) -> Option<Result<Fenced<()>, StoreErrorOf<Self>>> {
         Some(store.with_fence(lease, |_| Ok::<_, Error>(())))
     }
+
+    fn locator(&self, db: &tempfile::TempDir) -> Option<String> {
+        let path = db.path().join("locks.db");
+        Some(path.to_str().expect("temporary paths are UTF-8").to_owned())
+    }
+
+    /// The store as users open it: `SystemClock`, and the default durable mode (a grant is
+    /// fsynced before it is returned).
+    fn open_located(&self, locator: &str) -> SqliteStore {
+        SqliteStore::open(locator).expect("the stress test's database opens")
+    }
 }
 
 leasehold_kit::store_suite!(suite, SqliteBackend);

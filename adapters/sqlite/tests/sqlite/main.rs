@@ -4,9 +4,9 @@
 mod checkpoints;
 mod docs;
 mod faults;
+mod fence;
 mod hostile;
 mod kit;
-mod fence;
 mod open;
 mod replay;
 mod statements;

@@ -29,7 +29,11 @@ fn refused_untouched(path: &Path, matches: impl FnOnce(&Error) -> bool) {
         other => panic!("unexpected: {other:?}"),
     }
     drop(result);
-    assert_eq!(files(dir), before, "the file changed, or -wal/-shm appeared");
+    assert_eq!(
+        files(dir),
+        before,
+        "the file changed, or -wal/-shm appeared"
+    );
 }
 
 #[test]
@@ -38,7 +42,10 @@ fn a_file_that_is_not_a_database_is_refused_untouched() {
     let path = dir.path().join("notes.txt");
     let bytes: Vec<u8> = (0..8_192_u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&path, &bytes).expect("written");
-    refused_untouched(&path, |e| matches!(e, Error::NotADatabase { path: p } if *p == path));
+    refused_untouched(
+        &path,
+        |e| matches!(e, Error::NotADatabase { path: p } if *p == path),
+    );
 }
 
 #[test]
@@ -167,7 +174,11 @@ fn a_version_1_database_is_upgraded_and_its_tokens_continue() {
     let kept = granted(store.try_acquire("kept", "a", ms(1_000)));
     assert_eq!(kept.token().get(), 5, "a recorded resource continues");
     let vacant = granted(store.try_acquire("vacant", "a", ms(1_000)));
-    assert_eq!(vacant.token().get(), 8, "a vacant one starts above the mark");
+    assert_eq!(
+        vacant.token().get(),
+        8,
+        "a vacant one starts above the mark"
+    );
     // A second store of the same file sees the same id.
     let again = SqliteStore::open(&path).expect("reopened");
     assert_eq!(again.store_id(), store.store_id());
@@ -233,7 +244,10 @@ fn a_new_database_tokens_start_above_its_creation_instant() {
     let lease = granted(first.try_acquire("r", "a", ms(60_000)));
     let created_ms = lease.acquired_at().as_millis();
     // Created at most a few seconds before the grant, in microseconds.
-    assert!(lease.token().get() > (created_ms - 10_000) * 1_000, "{lease:?}");
+    assert!(
+        lease.token().get() > (created_ms - 10_000) * 1_000,
+        "{lease:?}"
+    );
     assert!(lease.token().get() <= created_ms * 1_000 + 1, "{lease:?}");
     drop(first);
     // Deleted and created again: a new id, and tokens above every old one.
@@ -246,7 +260,10 @@ fn a_new_database_tokens_start_above_its_creation_instant() {
     assert!(again.token() > lease.token(), "{again:?} after {lease:?}");
     assert_ne!(second.store_id(), lease.store_id());
     let refused = second.release(&lease);
-    assert!(matches!(refused, Err(Error::ForeignLease { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::ForeignLease { .. })),
+        "{refused:?}"
+    );
     assert_eq!(rows(&second).records().count(), 1);
     assert_eq!(row_count(&second), 1);
 }

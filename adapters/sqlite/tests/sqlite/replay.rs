@@ -91,7 +91,8 @@ impl Seam for LoseAndCount {
         statement: Statement,
         execute: impl FnOnce() -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        self.count.run(statement, || self.lose.run(statement, execute))
+        self.count
+            .run(statement, || self.lose.run(statement, execute))
     }
 }
 

@@ -78,7 +78,9 @@ pub(crate) fn raw(path: &std::path::Path) -> rusqlite::Connection {
 }
 
 /// The lease in `outcome`, or a panic saying who held it.
-pub(crate) fn granted(outcome: Result<leasehold_sqlite::Acquire, leasehold_sqlite::Error>) -> leasehold_sqlite::Lease {
+pub(crate) fn granted(
+    outcome: Result<leasehold_sqlite::Acquire, leasehold_sqlite::Error>,
+) -> leasehold_sqlite::Lease {
     match outcome {
         Ok(leasehold_sqlite::Acquire::Granted(lease)) => lease,
         other => panic!("expected a grant, got {other:?}"),

@@ -1,5 +1,5 @@
-//! [`XorShift`]: a tiny seeded random source for the stress harness, so that the test crate needs
-//! no random-number dependency and a run's choices follow from the seeds it prints.
+//! [`XorShift`]: a tiny seeded random source for the stress harness, so that the kit needs no
+//! random-number dependency and a run's choices follow from the seeds it prints.
 //!
 //! It is not a cryptographic or a high-quality generator; it only has to spread operations,
 //! pauses and kills well enough that a short run meets every interesting case.
@@ -8,14 +8,14 @@ use std::ops::RangeInclusive;
 
 /// Marsaglia's xorshift64* generator.
 #[derive(Clone, Debug)]
-pub struct XorShift {
+pub(crate) struct XorShift {
     state: u64,
 }
 
 impl XorShift {
     /// A generator for `seed`. Any seed works: zero, which xorshift cannot leave, is remapped.
     #[must_use]
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         // SplitMix64's finaliser spreads nearby seeds (1, 2, 3, …) to unrelated states.
         let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -27,7 +27,7 @@ impl XorShift {
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.state ^= self.state >> 12;
         self.state ^= self.state << 25;
         self.state ^= self.state >> 27;
@@ -36,7 +36,7 @@ impl XorShift {
 
     /// A number in `range` (both ends included). The modulo bias is negligible for the small
     /// ranges the harness uses.
-    pub fn in_range(&mut self, range: RangeInclusive<u64>) -> u64 {
+    pub(crate) fn in_range(&mut self, range: RangeInclusive<u64>) -> u64 {
         let (low, high) = range.into_inner();
         if high <= low {
             return low;
@@ -49,7 +49,7 @@ impl XorShift {
     }
 
     /// An index below `len`; `len` must not be zero.
-    pub fn index(&mut self, len: usize) -> usize {
+    pub(crate) fn index(&mut self, len: usize) -> usize {
         assert!(len > 0, "an index into an empty list");
         let len_u64 = u64::try_from(len).unwrap_or(u64::MAX);
         let index = self.next_u64() % len_u64;
@@ -57,7 +57,7 @@ impl XorShift {
     }
 
     /// True with probability `numerator / denominator`.
-    pub fn chance(&mut self, numerator: u64, denominator: u64) -> bool {
+    pub(crate) fn chance(&mut self, numerator: u64, denominator: u64) -> bool {
         self.next_u64() % denominator.max(1) < numerator
     }
 }
