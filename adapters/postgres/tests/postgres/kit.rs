@@ -50,6 +50,17 @@ impl Backend for PgBackend {
     fn statement_time(&self) -> std::time::Duration {
         std::time::Duration::from_millis(5)
     }
+
+    /// The server's URL and the schema's name, on two lines.
+    fn locator(&self, db: &TestSchema) -> Option<String> {
+        let url = leasehold_pg_harness::shared_server_url().expect("the test server");
+        Some(format!("{url}\n{}", db.name()))
+    }
+
+    fn open_located(&self, locator: &str) -> PgStore {
+        let (url, schema) = locator.split_once('\n').expect("a URL and a schema");
+        PgStore::connect_with(url, Options::new().schema(schema)).expect("a store")
+    }
 }
 
 /// The kit's conformance check, with fewer cases than its default 2,000 (each case creates a
