@@ -51,14 +51,15 @@ impl Backend for PgBackend {
         std::time::Duration::from_millis(5)
     }
 
-    /// The server's URL and the schema's name, on two lines.
+    /// The server's URL and, after a space, the schema's name (the harness's URLs and schema
+    /// names have no spaces).
     fn locator(&self, db: &TestSchema) -> Option<String> {
         let url = leasehold_pg_harness::shared_server_url().expect("the test server");
-        Some(format!("{url}\n{}", db.name()))
+        Some(format!("{url} {}", db.name()))
     }
 
     fn open_located(&self, locator: &str) -> PgStore {
-        let (url, schema) = locator.split_once('\n').expect("a URL and a schema");
+        let (url, schema) = locator.rsplit_once(' ').expect("a URL and a schema");
         PgStore::connect_with(url, Options::new().schema(schema)).expect("a store")
     }
 }
