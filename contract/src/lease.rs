@@ -342,7 +342,10 @@ mod tests {
         let ids: Vec<u64> = (0..32)
             .map(|_| StoreId::random().expect("random").as_u64())
             .collect();
-        assert!(ids.iter().all(|id| (1..=i64::MAX.unsigned_abs()).contains(id)));
+        assert!(
+            ids.iter()
+                .all(|id| (1..=i64::MAX.unsigned_abs()).contains(id))
+        );
         let mut unique = ids.clone();
         unique.sort_unstable();
         unique.dedup();
