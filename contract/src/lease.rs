@@ -101,6 +101,16 @@ impl StoreId {
     pub const fn as_u64(self) -> u64 {
         self.0
     }
+
+    /// A random id for a new schema, in `1..=i64::MAX` so that it fits every store's signed
+    /// 64-bit column.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's random source failed.
+    pub fn random() -> Result<Self, getrandom::Error> {
+        Ok(Self((getrandom::u64()? >> 1).max(1)))
+    }
 }
 
 impl fmt::Display for StoreId {
@@ -327,6 +337,21 @@ mod tests {
             starting_high_water(Timestamp::MAX).map(FencingToken::get),
             Some(MAX_STARTING_HIGH_WATER)
         );
+    }
+
+    #[test]
+    fn random_store_ids_are_positive_signed_64_bit_values_and_differ() {
+        let ids: Vec<u64> = (0..32)
+            .map(|_| StoreId::random().expect("random").as_u64())
+            .collect();
+        assert!(
+            ids.iter()
+                .all(|id| (1..=i64::MAX.unsigned_abs()).contains(id))
+        );
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
     }
 
     #[test]

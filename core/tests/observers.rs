@@ -204,3 +204,27 @@ fn prune_deletes_only_what_is_over_and_remembers_the_largest_token() {
     assert_eq!(left, ["live"]);
     assert_eq!(table.prune(t(100), 0), 0);
 }
+
+#[test]
+fn a_table_built_from_records_decides_as_the_table_it_was_read_from() {
+    let mut table = LockTable::new();
+    grant(&mut table, "held", "worker-a", 0, 100);
+    grant(&mut table, "gone", "worker-b", 0, 10);
+    assert_eq!(table.prune(t(20), 0), 1);
+    let records: Vec<_> = table
+        .records()
+        .map(|(r, rec)| (r.clone(), rec.clone()))
+        .collect();
+    let mut rebuilt = LockTable::from_records(records, table.pruned_high_water());
+    assert_eq!(rebuilt, table);
+    // Both refuse the held resource and number the pruned one above the mark.
+    assert_eq!(grant(&mut rebuilt, "gone", "worker-c", 30, 10), tok(2));
+    let busy = rebuilt.apply(&resource("held"), &acquire("worker-d", 9, 10), t(30));
+    assert!(matches!(
+        busy,
+        Ok(leasehold_core::Outcome::Acquire(AcquireOutcome::Busy(_)))
+    ));
+    // A table that starts above a floor numbers its first grant after it.
+    let mut floored = LockTable::from_records(Vec::new(), Some(tok(1_000)));
+    assert_eq!(grant(&mut floored, "new", "worker-a", 0, 10), tok(1_001));
+}

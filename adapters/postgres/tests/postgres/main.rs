@@ -1,0 +1,21 @@
+//! Tests of `leasehold-postgres` against a real PostgreSQL server, each in a database of its own
+//! (see `support`). One test binary with one module per concern keeps link time down.
+
+mod basics;
+mod docs;
+mod faults;
+mod fence;
+mod kit;
+mod races;
+mod reference;
+mod refusals;
+mod replay;
+mod row_locks;
+mod servers;
+mod statements;
+mod support;
+mod walks;
+
+// The kit's multi-process stress test with SIGKILLs (20 s; `LEASEHOLD_STRESS_SECS`), each
+// worker a process with its own connection, and its check-then-act negative control.
+leasehold_kit::stress_suite!(kit::PgBackend);
