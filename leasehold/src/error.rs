@@ -45,6 +45,9 @@ pub enum Error {
     /// An error of the SQLite store.
     #[cfg(feature = "sqlite")]
     Sqlite(leasehold_sqlite::Error),
+    /// An error of the PostgreSQL store.
+    #[cfg(feature = "postgres")]
+    Postgres(leasehold_postgres::Error),
     /// The tokio runtime shut down before a store call it ran finished (feature `tokio`); the
     /// call may or may not have been applied.
     #[cfg(feature = "tokio")]
@@ -69,6 +72,8 @@ impl fmt::Display for Error {
             Self::KeeperThread(e) => write!(f, "cannot start the keeper's thread: {e}"),
             #[cfg(feature = "sqlite")]
             Self::Sqlite(e) => fmt::Display::fmt(e, f),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(e) => fmt::Display::fmt(e, f),
             #[cfg(feature = "tokio")]
             Self::RuntimeShutdown => f.write_str("the tokio runtime shut down during a store call"),
         }
@@ -83,6 +88,8 @@ impl std::error::Error for Error {
             Self::KeeperThread(e) => Some(e),
             #[cfg(feature = "sqlite")]
             Self::Sqlite(e) => Some(e),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(e) => Some(e),
             _ => None,
         }
     }
@@ -99,6 +106,8 @@ impl StoreError for Error {
             Self::KeeperThread(_) => ErrorKind::Environment,
             #[cfg(feature = "sqlite")]
             Self::Sqlite(e) => e.kind(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(e) => e.kind(),
             #[cfg(feature = "tokio")]
             Self::RuntimeShutdown => ErrorKind::Unavailable,
         }
@@ -108,6 +117,8 @@ impl StoreError for Error {
         match self {
             #[cfg(feature = "sqlite")]
             Self::Sqlite(e) => e.decide_error(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(e) => e.decide_error(),
             _ => None,
         }
     }
@@ -117,6 +128,13 @@ impl StoreError for Error {
 impl From<leasehold_sqlite::Error> for Error {
     fn from(e: leasehold_sqlite::Error) -> Self {
         Self::Sqlite(e)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<leasehold_postgres::Error> for Error {
+    fn from(e: leasehold_postgres::Error) -> Self {
+        Self::Postgres(e)
     }
 }
 

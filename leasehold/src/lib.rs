@@ -1,7 +1,8 @@
 //! Lease-based locks that keep themselves: the one crate a leasehold user adds.
 //!
 //! - [`open`] a store by URL — an SQLite file (`"locks.db"`, `"sqlite:///var/lib/app/locks.db"`)
-//!   or, with the `postgres` feature, a PostgreSQL database — and get a [`Store`] with every
+//!   or, with the `postgres` feature, a PostgreSQL database (`"postgres://…"`) — and get a
+//!   [`Store`] with every
 //!   method of the store contract ([`LockStore`]): acquire, renew, release, evict, prune, read.
 //! - [`Store::hold`] a lease: acquire it, then a background thread (a tokio task for
 //!   `AsyncStore`, feature `tokio`) drives the core's [`Keeper`] — renewing after a third of
@@ -22,7 +23,8 @@
 //! expiry; a refused renewal loses the lease at once, unanswered ones at the deadline. The
 //! keeper's rules are model-checked with delayed replies and drifting clocks (`docs/keeper.md`);
 //! this crate's tests show a guard noticing loss (evicted; stopped with `SIGSTOP` past its ttl;
-//! a store that answers only errors) before the store's expiry by the store's clock.
+//! a store that answers only errors: SQLite with its write lock held elsewhere, PostgreSQL behind
+//! a blackholed connection) with its deadline before the store's expiry by the store's clock.
 //!
 //! # Assumptions
 //!
@@ -61,14 +63,15 @@
 //! # Features
 //!
 //! - `sqlite` (default): the SQLite store.
+//! - `postgres`: the PostgreSQL store (`postgres://` URLs).
 //! - `cli` (default): the `leasehold` command.
 //! - `tokio`: `AsyncStore` and `AsyncGuard`, the async API.
 //! - `test-util`: test hooks for the keeper's drivers (slow replies, a planted bug).
 #![forbid(unsafe_code)]
 
 // A build without a store could open nothing: say so once, instead of in a wall of unused code.
-#[cfg(not(feature = "sqlite"))]
-compile_error!("leasehold needs a store: enable its `sqlite` feature (on by default)");
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("leasehold needs a store: enable its `sqlite` (default) or `postgres` feature");
 
 #[cfg(feature = "tokio")]
 mod asynchronous;
@@ -94,5 +97,7 @@ pub use leasehold_core::{
     DriftMargin, FencingToken, Keeper, KeeperConfig, KeeperConfigError, LocalInstant, LossReason,
     LostReason, NameError, Owner, RequestId, ResourceName, Timestamp, Ttl, TtlError,
 };
+#[cfg(feature = "postgres")]
+pub use leasehold_postgres::{AsyncPgStore, PgStore};
 #[cfg(feature = "sqlite")]
 pub use leasehold_sqlite::{Durability, SqliteStore};

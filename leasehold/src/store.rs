@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use leasehold_contract::{Acquire, Evict, Holder, Lease, Release, Renew, StoreId};
 use leasehold_core::{FencingToken, RequestId};
+#[cfg(feature = "postgres")]
+use leasehold_postgres::PgStore;
 #[cfg(feature = "sqlite")]
 use leasehold_sqlite::{Durability, SqliteStore};
 
@@ -20,6 +22,9 @@ pub struct Options {
     busy_timeout: Option<Duration>,
     #[cfg(feature = "sqlite")]
     durability: Option<Durability>,
+    schema: Option<String>,
+    connect_timeout: Option<Duration>,
+    io_timeout: Option<Option<Duration>>,
 }
 
 impl Options {
@@ -46,6 +51,45 @@ impl Options {
         self
     }
 
+    /// PostgreSQL: the schema the store's tables live in (default `leasehold`); each schema is a
+    /// store of its own.
+    #[must_use]
+    pub fn schema(mut self, name: impl Into<String>) -> Self {
+        self.schema = Some(name.into());
+        self
+    }
+
+    /// PostgreSQL: how long connecting may take (default 10 s).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// PostgreSQL: how long one operation may wait for the server before it fails as timed out
+    /// (default 30 s; `None`: no limit). A guard's keeper gives the lease up at its deadline
+    /// whatever this is; a shorter one only frees its thread sooner.
+    #[must_use]
+    pub fn io_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.io_timeout = Some(timeout);
+        self
+    }
+
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres(&self) -> leasehold_postgres::Options {
+        let mut options = leasehold_postgres::Options::new();
+        if let Some(schema) = &self.schema {
+            options = options.schema(schema.clone());
+        }
+        if let Some(timeout) = self.connect_timeout {
+            options = options.connect_timeout(timeout);
+        }
+        if let Some(timeout) = self.io_timeout {
+            options = options.io_timeout(timeout);
+        }
+        options
+    }
+
     #[cfg(feature = "sqlite")]
     fn sqlite(&self) -> leasehold_sqlite::Options {
         let mut options = leasehold_sqlite::Options::new();
@@ -70,10 +114,15 @@ pub struct Store {
 }
 
 /// The stores this build has. Adding a store is one variant here and one arm in `dispatch!`.
+// There is one per `Store`, behind an `Arc`: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Backend {
     /// An SQLite database file.
     #[cfg(feature = "sqlite")]
     Sqlite(SqliteStore),
+    /// A PostgreSQL schema.
+    #[cfg(feature = "postgres")]
+    Postgres(PgStore),
 }
 
 /// Runs `$call` on the store behind `$self` and converts its error. An enum rather than a trait
@@ -83,12 +132,16 @@ macro_rules! dispatch {
         match *$self.backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(ref $store) => $call.map_err(Error::from),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(ref $store) => $call.map_err(Error::from),
         }
     };
     (@infallible $self:expr, |$store:ident| $call:expr) => {
         match *$self.backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(ref $store) => $call,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(ref $store) => $call,
         }
     };
 }
@@ -102,7 +155,9 @@ macro_rules! dispatch {
 ///   percent-decoding); `?` and `#` are refused.
 /// - `"locks.db"`, `"/abs/locks.db"`: anything without a `scheme://` prefix is a path to an
 ///   SQLite file, taken as it is.
-/// - `"postgres://…"`, `"postgresql://…"`: PostgreSQL (feature `postgres`).
+/// - `"postgres://…"`, `"postgresql://…"`: PostgreSQL (feature `postgres`), connecting as
+///   `leasehold_postgres::PgStore::connect` does; the schema `leasehold` unless
+///   [`Options::schema`] says otherwise.
 ///
 /// # Errors
 ///
@@ -118,14 +173,16 @@ pub fn open(url: &str) -> Result<Store, Error> {
 ///
 /// As [`open`].
 pub fn open_with(url: &str, options: Options) -> Result<Store, Error> {
-    // Every setting is for a store this build may lack.
-    #[cfg(not(feature = "sqlite"))]
-    let _ = options;
     let backend = match Location::parse(url)? {
         #[cfg(feature = "sqlite")]
         Location::Sqlite(path) => Backend::Sqlite(SqliteStore::open_with(path, options.sqlite())?),
         #[cfg(not(feature = "sqlite"))]
         Location::Sqlite(_) => return Err(not_built("SQLite", "sqlite")),
+        #[cfg(feature = "postgres")]
+        Location::Postgres(url) => {
+            Backend::Postgres(PgStore::connect_with(&url, options.postgres())?)
+        }
+        #[cfg(not(feature = "postgres"))]
         Location::Postgres(_) => return Err(not_built("PostgreSQL", "postgres")),
     };
     Ok(Store {
@@ -133,6 +190,7 @@ pub fn open_with(url: &str, options: Options) -> Result<Store, Error> {
     })
 }
 
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
 fn not_built(store: &'static str, feature: &'static str) -> Error {
     Error::StoreNotBuilt { store, feature }
 }
@@ -146,6 +204,20 @@ impl Store {
     pub fn as_sqlite(&self) -> Option<&SqliteStore> {
         match *self.backend {
             Backend::Sqlite(ref store) => Some(store),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL store behind this one, if it is one: for its
+    /// [`with_fence`](PgStore::with_fence) and its other methods of its own.
+    #[cfg(feature = "postgres")]
+    #[must_use]
+    pub fn as_postgres(&self) -> Option<&PgStore> {
+        match *self.backend {
+            Backend::Postgres(ref store) => Some(store),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => None,
         }
     }
 
@@ -308,6 +380,8 @@ impl fmt::Debug for Store {
         match *self.backend {
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(ref store) => f.debug_tuple("Store").field(store).finish(),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(ref store) => f.debug_tuple("Store").field(store).finish(),
         }
     }
 }

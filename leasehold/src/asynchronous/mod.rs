@@ -4,32 +4,42 @@
 mod contract;
 mod guard;
 
+#[cfg(feature = "postgres")]
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use leasehold_contract::{Acquire, Evict, Holder, Lease, Release, Renew, StoreId};
 use leasehold_core::{FencingToken, RequestId};
 
 pub use guard::AsyncGuard;
+#[cfg(feature = "postgres")]
+use leasehold_postgres::AsyncPgStore;
 
 use crate::error::Error;
 use crate::store::{Options, Store};
+#[cfg(feature = "postgres")]
+use crate::url::Location;
 
 /// A lock store for async callers: the methods of [`Store`] as futures, and
 /// [`hold`](AsyncStore::hold).
 ///
-/// SQLite has no async driver: each call runs on tokio's blocking pool (`spawn_blocking`), so it
-/// never blocks a worker thread. Cheap to clone; clones share one store.
+/// PostgreSQL calls go through its own async store (`AsyncPgStore`); SQLite has no async driver,
+/// so each of its calls runs on tokio's blocking pool (`spawn_blocking`) and never blocks a
+/// worker thread. Cheap to clone; clones share one store.
 #[derive(Clone, Debug)]
 pub struct AsyncStore {
     backend: AsyncBackend,
 }
 
-/// The stores this build has, as async callers reach them. Adding a store with an async driver
-/// of its own is one variant here and one arm per method.
+/// The stores this build has, as async callers reach them. A store with an async driver of its
+/// own is one variant here and one arm per method.
 #[derive(Clone, Debug)]
 enum AsyncBackend {
     /// A blocking store, called on tokio's blocking pool.
     Blocking(Store),
+    /// PostgreSQL's own async store.
+    #[cfg(feature = "postgres")]
+    Postgres(Arc<AsyncPgStore>),
 }
 
 /// Runs `f` on tokio's blocking pool with a clone of `store`.
@@ -70,6 +80,13 @@ impl AsyncStore {
     ///
     /// As [`open`](crate::open).
     pub async fn open_with(url: &str, options: Options) -> Result<Self, Error> {
+        #[cfg(feature = "postgres")]
+        if let Location::Postgres(url) = Location::parse(url)? {
+            let store = AsyncPgStore::connect_with(&url, options.postgres()).await?;
+            return Ok(Self {
+                backend: AsyncBackend::Postgres(Arc::new(store)),
+            });
+        }
         let url = url.to_owned();
         match tokio::task::spawn_blocking(move || crate::open_with(&url, options)).await {
             Ok(store) => Ok(Self::from(store?)),
@@ -82,6 +99,8 @@ impl AsyncStore {
     #[must_use]
     pub fn store_id(&self) -> StoreId {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store.store_id(),
             AsyncBackend::Blocking(store) => store.store_id(),
         }
     }
@@ -90,6 +109,8 @@ impl AsyncStore {
     #[must_use]
     pub fn new_request_id(&self) -> RequestId {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store.new_request_id(),
             AsyncBackend::Blocking(store) => store.new_request_id(),
         }
     }
@@ -106,6 +127,11 @@ impl AsyncStore {
         ttl: Duration,
     ) -> Result<Acquire, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store
+                .try_acquire(resource, owner, ttl)
+                .await
+                .map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let (resource, owner) = (resource.to_owned(), owner.to_owned());
                 blocking(store, move |s| s.try_acquire(&resource, &owner, ttl)).await
@@ -126,6 +152,11 @@ impl AsyncStore {
         request_id: RequestId,
     ) -> Result<Acquire, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store
+                .try_acquire_with_id(resource, owner, ttl, request_id)
+                .await
+                .map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let (resource, owner) = (resource.to_owned(), owner.to_owned());
                 blocking(store, move |s| {
@@ -149,6 +180,11 @@ impl AsyncStore {
         timeout: Duration,
     ) -> Result<Acquire, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store
+                .acquire_for(resource, owner, ttl, timeout)
+                .await
+                .map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let (resource, owner) = (resource.to_owned(), owner.to_owned());
                 blocking(store, move |s| {
@@ -172,6 +208,11 @@ impl AsyncStore {
         deadline: Instant,
     ) -> Result<Acquire, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store
+                .acquire_until(resource, owner, ttl, deadline)
+                .await
+                .map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let (resource, owner) = (resource.to_owned(), owner.to_owned());
                 blocking(store, move |s| {
@@ -189,6 +230,8 @@ impl AsyncStore {
     /// As [`Store::renew`].
     pub async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<Renew, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store.renew(lease, ttl).await.map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let lease = lease.clone();
                 blocking(store, move |s| s.renew(&lease, ttl)).await
@@ -203,6 +246,8 @@ impl AsyncStore {
     /// As [`Store::release`].
     pub async fn release(&self, lease: &Lease) -> Result<Release, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store.release(lease).await.map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let lease = lease.clone();
                 blocking(store, move |s| s.release(&lease)).await
@@ -222,6 +267,11 @@ impl AsyncStore {
         ttl: Duration,
     ) -> Result<Renew, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store
+                .renew_by_token(resource, token, ttl)
+                .await
+                .map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let resource = resource.to_owned();
                 blocking(store, move |s| s.renew_by_token(&resource, token, ttl)).await
@@ -240,6 +290,11 @@ impl AsyncStore {
         token: FencingToken,
     ) -> Result<Release, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store
+                .release_by_token(resource, token)
+                .await
+                .map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let resource = resource.to_owned();
                 blocking(store, move |s| s.release_by_token(&resource, token)).await
@@ -254,6 +309,8 @@ impl AsyncStore {
     /// As [`Store::holder`].
     pub async fn holder(&self, resource: &str) -> Result<Option<Holder>, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store.holder(resource).await.map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let resource = resource.to_owned();
                 blocking(store, move |s| s.holder(&resource)).await
@@ -268,6 +325,8 @@ impl AsyncStore {
     /// As [`Store::holders`].
     pub async fn holders(&self) -> Result<Vec<Holder>, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store.holders().await.map_err(Error::from),
             AsyncBackend::Blocking(store) => blocking(store, Store::holders).await,
         }
     }
@@ -279,6 +338,8 @@ impl AsyncStore {
     /// As [`Store::evict`].
     pub async fn evict(&self, resource: &str) -> Result<Evict, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store.evict(resource).await.map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let resource = resource.to_owned();
                 blocking(store, move |s| s.evict(&resource)).await
@@ -293,6 +354,8 @@ impl AsyncStore {
     /// As [`Store::prune`].
     pub async fn prune(&self, idle_for: Duration) -> Result<usize, Error> {
         match &self.backend {
+            #[cfg(feature = "postgres")]
+            AsyncBackend::Postgres(store) => store.prune(idle_for).await.map_err(Error::from),
             AsyncBackend::Blocking(store) => blocking(store, move |s| s.prune(idle_for)).await,
         }
     }
