@@ -246,3 +246,26 @@ pub(crate) fn signal(pid: u32, signal: rustix::process::Signal) {
     let pid = rustix::process::Pid::from_raw(i32::try_from(pid).expect("a pid")).expect("positive");
     rustix::process::kill_process(pid, signal).expect("signal");
 }
+
+/// A process stopped with SIGSTOP, resumed when this is dropped — also when the test panics
+/// before it means to resume it, so that no stopped process outlives a failed test.
+pub(crate) struct Stopped(u32);
+
+impl Stopped {
+    pub(crate) fn new(pid: u32) -> Self {
+        signal(pid, rustix::process::Signal::STOP);
+        Self(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        // Never a panic here: this may run while a failed test unwinds.
+        let pid = i32::try_from(self.0)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw);
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::CONT);
+        }
+    }
+}

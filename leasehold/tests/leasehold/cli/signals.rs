@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 
 use crate::support::{
-    Running, Scratch, events, eventually, is_dead, leasehold, leasehold_without_db, names,
+    Running, Scratch, Stopped, events, eventually, is_dead, leasehold, leasehold_without_db, names,
     read_pid, signal, wall_ms,
 };
 
@@ -187,7 +187,7 @@ fn a_stopped_run_cannot_renew_and_its_watchdog_kills_the_command_before_the_expi
     stopped.wait_event("started", Duration::from_secs(10));
     let command = read_pid(&scratch.path("c.pid"));
     let grandchild = read_pid(&scratch.path("g.pid"));
-    signal(stopped.pid(), Signal::STOP);
+    let pause = Stopped::new(stopped.pid());
     // Stopped, the supervisor renews no more: this is the store's last expiry of its lease.
     let status = leasehold(&scratch)
         .args(["--json", "status", "s"])
@@ -203,7 +203,7 @@ fn a_stopped_run_cannot_renew_and_its_watchdog_kills_the_command_before_the_expi
     }
     let checked = wall_ms();
     let gone = is_dead(command) && is_dead(grandchild);
-    signal(stopped.pid(), Signal::CONT);
+    drop(pause);
     assert!(
         gone,
         "the command ran on at {checked}, {} ms before the expiry",

@@ -106,15 +106,41 @@ impl Child {
         });
     }
 
-    /// Kills whatever is left of the group (the command's own children, say), then reaps the
-    /// watchdog and returns the command's exit status as a shell reports it.
+    /// Kills whatever is left of the group (the command's own children, say) and waits until
+    /// none of it runs, then reaps the watchdog and returns the command's exit status as a shell
+    /// reports it. Only then may the lease be released.
     pub(crate) fn finish(mut self) -> u8 {
         self.signal_group(Signal::KILL);
+        // SIGKILL is delivered asynchronously: a process may run on for a moment after `kill`
+        // returned. Dead processes are zombies until whoever adopted them reaps them.
+        let end = Instant::now() + GROUP_DEATH;
+        while group_has_live_members(self.group) && Instant::now() < end {
+            thread::sleep(Duration::from_millis(2));
+        }
         match self.process.wait() {
             Ok(status) => shell_status(status),
             Err(_) => exit::OS,
         }
     }
+}
+
+/// How long `finish` waits for a SIGKILLed group to die before it goes on regardless.
+const GROUP_DEATH: Duration = Duration::from_secs(1);
+
+/// Whether a process of group `group` is alive (neither gone nor a zombie), as `/proc` says.
+fn group_has_live_members(group: Pid) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    let group = group.as_raw_nonzero().get().to_string();
+    entries.filter_map(Result::ok).any(|entry| {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid pgrp …`: the command name may hold spaces and parentheses.
+        let fields: Vec<&str> = stat.rsplit_once(") ").map_or(Vec::new(), |(_, rest)| {
+            rest.split(' ').take(3).collect()
+        });
+        matches!(fields.as_slice(), [state, _, pgrp] if *pgrp == group && !matches!(*state, "Z" | "X"))
+    })
 }
 
 /// An exit status as a shell reports it: the code, or 128 + N for a signal N.
