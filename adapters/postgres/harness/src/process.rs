@@ -314,6 +314,43 @@ impl Watchdog {
     }
 }
 
+/// A command that runs when this process exits, however it exits: a `sh` in its own process group
+/// (so that Ctrl-C does not end it first) waits for end-of-file on a pipe only this process holds,
+/// then runs the command. Held for the life of the process; never disarmed.
+#[derive(Debug)]
+pub(crate) struct ExitHook {
+    _child: Child,
+    // Held, never written: closing it (by exiting or dying) is the trigger.
+    _stdin: ChildStdin,
+}
+
+const EXIT_HOOK: &str = r#"trap '' INT HUP TERM QUIT PIPE
+read -r line
+exec "$@""#;
+
+impl ExitHook {
+    /// Arms `program` with `args` (the environment scrubbed as for every tool, see [`scrub`]).
+    pub(crate) fn arm(program: &Path, args: &[&str]) -> Result<ExitHook, Error> {
+        let mut command = Command::new("sh");
+        scrub(&mut command);
+        let mut child = command
+            .args(["-c", EXIT_HOOK, "sh"])
+            .arg(program)
+            .args(args)
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(Error::io("spawn an exit hook"))?;
+        let stdin = child.stdin.take().expect("stdin was piped just above");
+        Ok(ExitHook {
+            _child: child,
+            _stdin: stdin,
+        })
+    }
+}
+
 /// The last `lines` lines of a log file ("" if it cannot be read).
 pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
     let mut text = String::new();

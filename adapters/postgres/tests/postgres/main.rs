@@ -15,7 +15,3 @@ mod servers;
 mod statements;
 mod support;
 mod walks;
-
-// The kit's multi-process stress test with SIGKILLs (20 s; `LEASEHOLD_STRESS_SECS`), each
-// worker a process with its own connection, and its check-then-act negative control.
-leasehold_kit::stress_suite!(kit::PgBackend);
