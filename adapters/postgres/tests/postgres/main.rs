@@ -6,6 +6,7 @@ mod docs;
 mod faults;
 mod fence;
 mod kit;
+mod partition;
 mod races;
 mod reference;
 mod refusals;
