@@ -3,6 +3,7 @@
 
 mod basics;
 mod docs;
+mod failover;
 mod faults;
 mod fence;
 mod kit;
