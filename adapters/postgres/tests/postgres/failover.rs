@@ -97,17 +97,36 @@ struct Window {
     promoted: Cluster,
 }
 
+/// How worker-b's commit wait ends, in [`grant_while_the_standby_is_away`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Asynchronous replication: there is no wait.
+    None,
+    /// Synchronous: the wait lasts until the primary dies (`statement_timeout` does not end it).
+    Kept,
+    /// Synchronous: the wait is cancelled (`pg_cancel_backend`).
+    Cancelled,
+}
+
 /// worker-a takes, uses and releases the lease on `job` while the standby streams; the standby is
 /// stopped; worker-b asks for `job` (and writes under it if granted); the primary is killed; the
 /// standby is started again and promoted; worker-c asks for `job` through the same URL, and
 /// worker-b asks again with its first request id.
-fn grant_while_the_standby_is_away(replication: Replication) -> Window {
+fn grant_while_the_standby_is_away(wait: Wait) -> Window {
+    let replication = match wait {
+        Wait::None => Replication::Async,
+        Wait::Kept | Wait::Cancelled => Replication::Sync,
+    };
     let (mut primary, mut standby) = pair(replication);
     let url = follow(&primary, standby.cluster());
     let a = store(&url);
     let first = granted(a.try_acquire("job", "worker-a", ms(60_000)));
     assert!(matches!(write(&a, &first), Ok(Fenced::Committed(()))));
     assert_eq!(a.release(&first).expect("a release"), Release::Released);
+    // For worker-b's session: a timeout far shorter than the wait below.
+    primary
+        .psql("ALTER DATABASE locks SET statement_timeout = '200ms'")
+        .expect("a setting");
     standby
         .wait_for_replay(&primary, Duration::from_secs(30))
         .expect("the standby caught up");
@@ -117,10 +136,22 @@ fn grant_while_the_standby_is_away(replication: Replication) -> Window {
     let id = b.new_request_id();
     let away = thread::scope(|scope| {
         let asking = scope.spawn(|| ask_and_write(&b, id));
-        // Asynchronous: the answer comes. Synchronous: the commit waits for the standby.
         let started = Instant::now();
-        while !asking.is_finished() && !waits_for_the_standby(&primary) {
-            assert!(started.elapsed() < Duration::from_secs(30), "neither");
+        while !asking.is_finished() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no answer, no wait"
+            );
+            if waits_for_the_standby(&primary) {
+                if wait == Wait::Kept {
+                    thread::sleep(ms(500));
+                    assert!(waits_for_the_standby(&primary) && !asking.is_finished());
+                    break;
+                }
+                let cancel = "SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+                              WHERE wait_event = 'SyncRep'";
+                primary.psql(cancel).expect("a cancel");
+            }
             thread::sleep(ms(10));
         }
         primary.kill().expect("the primary killed");
@@ -159,12 +190,13 @@ fn waits_for_the_standby(primary: &Cluster) -> bool {
 }
 
 /// Synchronous replication, the standby away: worker-b's grant is never acknowledged (its
-/// commit waits for the standby until the primary dies), so nobody is told a token the promoted
-/// standby does not know. The token the promoted standby issues to worker-c was never issued to
-/// anyone else, and worker-b, asking again, is told that worker-c holds it.
+/// commit waits for the standby until the primary dies, `statement_timeout` notwithstanding), so
+/// nobody is told a token the promoted standby does not know. The token the promoted standby
+/// issues to worker-c was never issued to anyone else, and worker-b, asking again, is told that
+/// worker-c holds it.
 #[test]
 fn with_synchronous_replication_a_grant_the_standby_lacks_is_never_acknowledged() {
-    let window = grant_while_the_standby_is_away(Replication::Sync);
+    let window = grant_while_the_standby_is_away(Wait::Kept);
     let (answer, wrote) = &window.away;
     assert!(
         matches!(answer, Err(Error::Disconnected { .. })),
@@ -188,7 +220,21 @@ fn with_synchronous_replication_a_grant_the_standby_lacks_is_never_acknowledged(
 /// and fenced write succeed while worker-c holds the lease. worker-b's earlier write is gone too.
 #[test]
 fn with_asynchronous_replication_a_failover_issues_an_acknowledged_token_again() {
-    let window = grant_while_the_standby_is_away(Replication::Async);
+    issued_again(&grant_while_the_standby_is_away(Wait::None));
+}
+
+/// Synchronous replication does not help a commit whose wait for the standby is cancelled:
+/// PostgreSQL has committed locally, and reports success (with a warning). worker-b is told its
+/// grant and its fenced write, and the failover then loses both, as with asynchronous
+/// replication.
+#[test]
+fn with_synchronous_replication_a_cancelled_wait_acknowledges_what_a_failover_loses() {
+    issued_again(&grant_while_the_standby_is_away(Wait::Cancelled));
+}
+
+/// What a failover that lost worker-b's acknowledged grant does: worker-c gets the same token,
+/// and worker-b can go on using it.
+fn issued_again(window: &Window) {
     let (answer, wrote) = &window.away;
     let Ok(Acquire::Granted(lost)) = answer else {
         panic!("the old primary acknowledged worker-b's grant: {answer:?}");
