@@ -12,7 +12,7 @@ use leasehold_postgres::{
     Acquire, AsyncPgStore, Error, Fenced, Options, PgStore, Release, Renew, StoreError,
 };
 
-use super::support::{granted, ms};
+use super::support::{StopOnDrop, granted, ms};
 
 /// A throwaway cluster with a database `locks`.
 fn cluster() -> Cluster {
@@ -96,6 +96,8 @@ fn clients_through(outage: impl FnOnce(&mut Cluster)) {
     let tokens = Mutex::new(Vec::new());
     let running = AtomicBool::new(true);
     thread::scope(|scope| {
+        // Stops the clients however this closure ends: a panic here must not leave them running.
+        let _stop = StopOnDrop(&running);
         for i in 0..2 {
             let (url, tokens, running) = (&url, &tokens, &running);
             scope.spawn(move || client(url, &format!("client-{i}"), tokens, running));
@@ -108,7 +110,6 @@ fn clients_through(outage: impl FnOnce(&mut Cluster)) {
         let after = tokens.lock().expect("not poisoned").len();
         assert!(before > 0, "no grant before the outage");
         assert!(after > restarted, "no grant after the restart");
-        running.store(false, Ordering::SeqCst);
     });
     let tokens = tokens.into_inner().expect("not poisoned");
     assert!(tokens.len() >= 4, "too little progress: {tokens:?}");

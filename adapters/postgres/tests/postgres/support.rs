@@ -200,3 +200,14 @@ pub(crate) fn server_time_at(client: &mut postgres::Client, at: Instant) -> (i12
     let latest = reading + 1_000 + micros(sent, at);
     (earliest.div_euclid(1_000), latest.div_euclid(1_000) + 1)
 }
+
+/// Clears a "running" flag when dropped: threads of a scope that loop while it is set stop
+/// however the scope's closure ends, a panic included (else the scope would wait for them
+/// forever).
+pub(crate) struct StopOnDrop<'a>(pub(crate) &'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}

@@ -14,7 +14,7 @@ use leasehold_pg_harness::{Cluster, Replication};
 use leasehold_postgres::{Acquire, Error, ErrorKind, Fenced, Lease, PgStore, Renew, StoreError};
 
 use super::{follow, pair, store, write};
-use crate::support::{granted, ms};
+use crate::support::{StopOnDrop, granted, ms};
 
 /// The resources the turn-takers share, and their leases' ttl.
 const SHARED: [&str; 2] = ["r0", "r1"];
@@ -42,12 +42,21 @@ enum What {
     Lost(String),
 }
 
-/// What the clients share: their log, the errors they met, and when to stop.
-#[derive(Default)]
+/// What the clients share: their log, the errors they met, and whether to go on.
 struct Run {
     told: Mutex<Vec<Told>>,
     errors: Mutex<Vec<String>>,
-    stop: AtomicBool,
+    running: AtomicBool,
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Self {
+            told: Mutex::default(),
+            errors: Mutex::default(),
+            running: AtomicBool::new(true),
+        }
+    }
 }
 
 impl Run {
@@ -73,7 +82,7 @@ impl Run {
     }
 
     fn stopped(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+        !self.running.load(Ordering::SeqCst)
     }
 
     fn told(&self) -> Vec<Told> {
@@ -186,6 +195,8 @@ fn failover(replication: Replication, standby_away: bool) -> Failover {
     let stores: Vec<PgStore> = (0..5).map(|_| store(&url)).collect();
     let start = Instant::now();
     let (killed, promoted_at, promoted) = thread::scope(|scope| {
+        // Stops the clients however this closure ends: a panic here must not leave them running.
+        let _stop = StopOnDrop(&run.running);
         for (i, store) in stores.iter().enumerate() {
             let run = &run;
             scope.spawn(move || match i {
@@ -213,7 +224,6 @@ fn failover(replication: Replication, standby_away: bool) -> Failover {
             run.count(promoted_at, |w| matches!(w, What::Wrote { .. })) >= 6
                 && run.count(promoted_at, |w| matches!(w, What::Renewed(_))) >= 4
         });
-        run.stop.store(true, Ordering::SeqCst);
         assert!(recovered, "too little progress after the failover");
         (killed, promoted_at, promoted)
     });
