@@ -4,7 +4,8 @@
 //! Everything here starts real processes: `initdb`, `postgres`, `pg_basebackup`, `pgbouncer` and
 //! `psql` (the harness speaks SQL through `psql`, so it needs no Rust PostgreSQL client).
 //!
-//! - [`Cluster`]: `initdb` into a temporary directory, `postgres` on a free port of `127.0.0.1`
+//! - [`Cluster`]: a copy of one `initdb` made per process (`initdb` costs a second of CPU, a
+//!   copy milliseconds) in a temporary directory, `postgres` on a free port of `127.0.0.1`
 //!   and a unix socket in that directory, `trust` authentication, `fsync = off` unless asked.
 //!   [`Cluster::stop`], [`Cluster::kill`] (SIGKILL to every server process: a crash) and
 //!   [`Cluster::restart`] (same port, same data).
@@ -42,7 +43,8 @@
 //! the watchdog then sends the server's group its shutdown signal, one second later SIGKILL, and
 //! removes the directory. Only a SIGKILL of the watchdog itself, or of the whole machine, leaves a
 //! `leasehold-pg-*` directory behind. The tests check both ways. A [`process_database`] on a
-//! server given by URL is dropped the same way, by a `sh` that runs `psql` at end-of-file.
+//! server given by URL is dropped the same way, by a `sh` that runs `psql` at end-of-file, and the
+//! per-process `initdb` template is removed by one that runs `rm`.
 //!
 //! # Example
 //!
@@ -65,6 +67,7 @@ mod process;
 mod proxy;
 mod psql;
 mod standby;
+mod template;
 mod testdb;
 mod url;
 

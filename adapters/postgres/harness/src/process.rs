@@ -410,7 +410,7 @@ exec "$@""#;
 
 impl ExitHook {
     /// Arms `program` with `args` (the environment scrubbed as for every tool, see [`scrub`]).
-    pub(crate) fn arm(program: &Path, args: &[&str]) -> Result<ExitHook, Error> {
+    pub(crate) fn arm<A: AsRef<OsStr>>(program: &Path, args: &[A]) -> Result<ExitHook, Error> {
         let mut command = Command::new("sh");
         scrub(&mut command);
         let mut child = command

@@ -210,6 +210,7 @@ fn a_test_process_killed_with_clusters_leaves_nothing_behind() {
             "{fields:?} runs before the kill"
         );
     }
+    let child_pid = child.id();
     child.kill().expect("SIGKILL the child");
     let _ = child.wait();
 
@@ -223,4 +224,22 @@ fn a_test_process_killed_with_clusters_leaves_nothing_behind() {
         }
         assert_nothing_left(pid, dir, port.parse().expect("a port"), name);
     }
+    // The child's initdb template, removed by its exit hook.
+    let template = format!("leasehold-pg-template-{child_pid}-");
+    let left = || {
+        let bases = [std::env::temp_dir(), "/tmp".into()];
+        bases
+            .iter()
+            .filter_map(|base| std::fs::read_dir(base).ok())
+            .flatten()
+            .any(|entry| {
+                entry
+                    .ok()
+                    .is_some_and(|e| e.file_name().to_string_lossy().starts_with(&template))
+            })
+    };
+    while left() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!left(), "the child's template {template}* was left behind");
 }
