@@ -35,7 +35,7 @@ pub fn shared_server_url() -> Result<String, Error> {
         Ok(PostgresSource::Url(url)) => Ok(Server::External(url)),
         Ok(PostgresSource::Binaries(_)) => Cluster::start()
             .map(Server::Local)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| format!("the shared test server: {e}")),
         Err(missing) => Err(missing.to_string()),
     });
     match server {
@@ -100,7 +100,8 @@ pub fn fresh_schema() -> Result<TestSchema, Error> {
 /// As [`fresh_database`]; every later call reports the first failure ([`Error::Shared`]).
 pub fn process_database() -> Result<&'static ProcessDb, Error> {
     static DB: OnceLock<Result<ProcessDb, String>> = OnceLock::new();
-    let db = DB.get_or_init(|| ProcessDb::create().map_err(|e| e.to_string()));
+    let db =
+        DB.get_or_init(|| ProcessDb::create().map_err(|e| format!("the process database: {e}")));
     db.as_ref().map_err(|message| Error::Shared {
         message: message.clone(),
     })
