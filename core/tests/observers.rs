@@ -222,7 +222,7 @@ fn a_table_built_from_records_decides_as_the_table_it_was_read_from() {
     let busy = rebuilt.apply(&resource("held"), &acquire("worker-d", 9, 10), t(30));
     assert!(matches!(
         busy,
-        Ok(leasehold_core::Outcome::Acquire(AcquireOutcome::Busy(_)))
+        Ok(Outcome::Acquire(AcquireOutcome::Busy(_)))
     ));
     // A table that starts above a floor numbers its first grant after it.
     let mut floored = LockTable::from_records(Vec::new(), Some(tok(1_000)));

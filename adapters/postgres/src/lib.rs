@@ -33,11 +33,14 @@
 //!
 //! - Time is the server's (`clock_timestamp()`, milliseconds since the Unix epoch); the client's
 //!   clock is never read for a decision. A holder stops relying on its lease at
-//!   [`Lease::deadline`] (its own monotonic clock: the request's send time plus the ttl, less a
-//!   1 % drift margin) and passes its [`token`](Lease::token) to what it protects; for data in the
-//!   same database, [`PgStore::with_fence`] checks the lease inside the writing transaction.
-//! - A failover to an asynchronous standby can lose committed grants, and with them tokens: see
-//!   `docs/deployment.md` for the settings fencing needs.
+//!   [`Lease::deadline`] (its own monotonic clock: the request's send time plus the ttl, less the
+//!   drift margin of 1,000 ppm + 1 ms) and passes its [`token`](Lease::token) to what it
+//!   protects; for data in the same database, [`PgStore::with_fence`] checks the lease inside the
+//!   writing transaction.
+//! - A failover to an asynchronous standby can lose acknowledged grants, and with them tokens
+//!   (tested: the same token is then issued to another holder); a synchronous standby
+//!   (`synchronous_commit = on`) keeps them. See `docs/deployment.md` for the settings fencing
+//!   needs.
 //! - PostgreSQL 14 or later, a UTF-8 database, plain TCP or a unix socket (no TLS in this
 //!   version), `pg_catalog` first in `search_path` (the default; every other name the statements
 //!   use is schema-qualified).

@@ -3,9 +3,11 @@
 
 mod basics;
 mod docs;
+mod failover;
 mod faults;
 mod fence;
 mod kit;
+mod partition;
 mod races;
 mod reference;
 mod refusals;
@@ -15,7 +17,3 @@ mod servers;
 mod statements;
 mod support;
 mod walks;
-
-// The kit's multi-process stress test with SIGKILLs (20 s; `LEASEHOLD_STRESS_SECS`), each
-// worker a process with its own connection, and its check-then-act negative control.
-leasehold_kit::stress_suite!(kit::PgBackend);

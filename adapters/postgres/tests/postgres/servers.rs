@@ -1,6 +1,6 @@
 //! Tests that need a server of their own (`leasehold-pg-harness`): a reply lost to a real
-//! connection reset, a server killed and restarted under running clients, and PgBouncer in
-//! transaction pooling mode.
+//! connection reset, a server killed or restarted under running clients, and PgBouncer in
+//! transaction pooling mode, also dropping its clients' connections.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use leasehold_pg_harness::{Cluster, FaultProxy, PgBouncer};
 use leasehold_postgres::{
-    Acquire, AsyncPgStore, Error, Fenced, Options, PgStore, Release, StoreError,
+    Acquire, AsyncPgStore, Error, Fenced, Options, PgStore, Release, Renew, StoreError,
 };
 
-use super::support::{granted, ms};
+use super::support::{StopOnDrop, granted, ms};
 
 /// A throwaway cluster with a database `locks`.
 fn cluster() -> Cluster {
@@ -69,6 +69,22 @@ fn a_grant_whose_reply_a_connection_reset_lost_is_returned_to_the_retry() {
 /// twice or below an earlier one.
 #[test]
 fn tokens_never_regress_across_a_server_crash_and_restart() {
+    clients_through(|cluster| {
+        cluster.kill().expect("the server killed");
+        thread::sleep(ms(200));
+        cluster.restart().expect("crash recovery");
+    });
+}
+
+/// The same through a clean restart (a fast shutdown, which ends every session with a `FATAL`
+/// error and refuses connections while it shuts down, then a start).
+#[test]
+fn tokens_never_regress_across_a_clean_restart() {
+    clients_through(|cluster| cluster.restart().expect("a restart"));
+}
+
+/// Two clients take turns on one resource while `outage` happens to the server; judged as above.
+fn clients_through(outage: impl FnOnce(&mut Cluster)) {
     let mut cluster = cluster();
     let url = cluster.url_for("locks");
     let store = PgStore::connect(&url).expect("a store");
@@ -80,19 +96,20 @@ fn tokens_never_regress_across_a_server_crash_and_restart() {
     let tokens = Mutex::new(Vec::new());
     let running = AtomicBool::new(true);
     thread::scope(|scope| {
+        // Stops the clients however this closure ends: a panic here must not leave them running.
+        let _stop = StopOnDrop(&running);
         for i in 0..2 {
             let (url, tokens, running) = (&url, &tokens, &running);
             scope.spawn(move || client(url, &format!("client-{i}"), tokens, running));
         }
         thread::sleep(ms(300));
-        cluster.kill().expect("the server killed");
-        thread::sleep(ms(200));
-        cluster.restart().expect("crash recovery");
+        let before = tokens.lock().expect("not poisoned").len();
+        outage(&mut cluster);
         let restarted = tokens.lock().expect("not poisoned").len();
         thread::sleep(ms(1_000));
         let after = tokens.lock().expect("not poisoned").len();
+        assert!(before > 0, "no grant before the outage");
         assert!(after > restarted, "no grant after the restart");
-        running.store(false, Ordering::SeqCst);
     });
     let tokens = tokens.into_inner().expect("not poisoned");
     assert!(tokens.len() >= 4, "too little progress: {tokens:?}");
@@ -100,7 +117,7 @@ fn tokens_never_regress_across_a_server_crash_and_restart() {
         tokens.windows(2).all(|w| w[0] < w[1]),
         "a token went back: {tokens:?}"
     );
-    // The store from before the crash goes on with the same identity and the same history.
+    // The store from before the outage goes on with the same identity and the same history.
     let again = granted(store.try_acquire("pruned", "o", ms(60_000)));
     assert!(again.token() > pruned.token());
     assert_eq!(store.store_id(), id);
@@ -137,6 +154,41 @@ fn client(url: &str, owner: &str, tokens: &Mutex<Vec<u64>>, running: &AtomicBool
 
 fn is_outage(e: Option<&Error>) -> bool {
     e.is_some_and(|e| e.kind() == leasehold_postgres::ErrorKind::Unavailable)
+}
+
+/// A pooler that drops its clients' connections (PgBouncer's `KILL`, as when an operator clears a
+/// database's connections): the store connects again by itself at its next operation, and its
+/// lease is intact.
+#[test]
+fn a_store_whose_pooler_dropped_its_connection_reconnects_by_itself() {
+    let cluster = cluster();
+    let bouncer = PgBouncer::start(&cluster).expect("pgbouncer (apt-get install pgbouncer)");
+    let store = PgStore::connect(&bouncer.url_for("locks")).expect("a store through pgbouncer");
+    let lease = granted(store.try_acquire("r", "holder", ms(60_000)));
+    let console = bouncer.url_for("pgbouncer");
+    let before = pooled_clients(&console);
+    assert_eq!(before.len(), 1, "{before:?}");
+    leasehold_pg_harness::psql(&console, "KILL locks").expect("the pooler's console");
+    leasehold_pg_harness::psql(&console, "RESUME locks").expect("the pooler's console");
+    // Time for the client to read the pooler's goodbye; the next call then connects anew.
+    thread::sleep(ms(200));
+    let renewed = store.renew(&lease, ms(60_000));
+    assert!(matches!(renewed, Ok(Renew::Renewed(_))), "{renewed:?}");
+    let after = pooled_clients(&console);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(before, after, "the store's connection was not replaced");
+}
+
+/// PgBouncer's clients of database `locks`, each as its address and port.
+fn pooled_clients(console: &str) -> Vec<String> {
+    let clients = leasehold_pg_harness::psql(console, "SHOW CLIENTS").expect("the console");
+    // Columns: type, user, database, state, addr, port, ...
+    let fields = |line: &str| line.split('|').map(str::to_owned).collect::<Vec<_>>();
+    let clients = clients.lines().map(fields);
+    clients
+        .filter(|f| f.len() > 5 && f[2] == "locks")
+        .map(|f| format!("{}:{}", f[4], f[5]))
+        .collect()
 }
 
 /// Every client through PgBouncer in transaction mode, sharing two server connections: no
@@ -186,6 +238,9 @@ fn every_operation_works_through_pgbouncer_in_transaction_mode() {
         }
     });
     assert!(stores[0].holders().expect("holders").is_empty());
+    // A prune keeps rows that ended less than `idle` ago, this millisecond included: let the last
+    // release's millisecond pass.
+    thread::sleep(ms(5));
     assert_eq!(stores[0].prune(Duration::ZERO).expect("prune"), 1);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {

@@ -6,7 +6,7 @@
 //! test and dropped (`WITH (FORCE)`) when the test ends, also when it panics; nothing else on the
 //! server is touched.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use leasehold_postgres::{Acquire, Error, Lease, ManualClock, Options, PgStore, Timestamp};
 
@@ -163,4 +163,51 @@ pub(crate) fn backends(db: &TestDb, application_name: &str) -> Vec<i32> {
         )
         .expect("pg_stat_activity");
     rows.iter().map(|row| row.get(0)).collect()
+}
+
+/// The server's clock (milliseconds, as every statement reads it) at the local instant `at`, as
+/// bounds `(earliest, latest)`: from the reading of `client` whose round trip was the shortest of
+/// twenty, taken now. Exact up to that round trip and the server clock's 1 ms resolution; the
+/// server runs on this machine, so its clock and the local monotonic one run at the same rate
+/// (up to NTP's slewing, microseconds over a test).
+pub(crate) fn server_time_at(client: &mut postgres::Client, at: Instant) -> (i128, i128) {
+    let sql = leasehold_postgres::Statement::Clock
+        .sql()
+        .expect("the clock statement has a text");
+    let none: Option<i64> = None;
+    let mut best: Option<(Instant, i64, Instant)> = None;
+    for _ in 0..20 {
+        let sent = Instant::now();
+        let row = client
+            .query_typed_one(sql, &[(&none, postgres::types::Type::INT8)])
+            .expect("a clock reading");
+        let received = Instant::now();
+        if best.is_none_or(|(s, _, r)| received - sent < r - s) {
+            best = Some((sent, row.get(0), received));
+        }
+    }
+    let (sent, reading, received) = best.expect("twenty readings");
+    let micros = |from: Instant, to: Instant| -> i128 {
+        if to >= from {
+            i128::try_from((to - from).as_micros()).expect("a test's span")
+        } else {
+            -i128::try_from((from - to).as_micros()).expect("a test's span")
+        }
+    };
+    // The reading was taken between `sent` and `received`, and is the floor of the true time.
+    let reading = i128::from(reading) * 1_000;
+    let earliest = reading + micros(received, at);
+    let latest = reading + 1_000 + micros(sent, at);
+    (earliest.div_euclid(1_000), latest.div_euclid(1_000) + 1)
+}
+
+/// Clears a "running" flag when dropped: threads of a scope that loop while it is set stop
+/// however the scope's closure ends, a panic included (else the scope would wait for them
+/// forever).
+pub(crate) struct StopOnDrop<'a>(pub(crate) &'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
 }
