@@ -37,6 +37,7 @@
 
 mod action;
 mod config;
+pub mod holder;
 mod model;
 mod preset;
 mod properties;
@@ -47,9 +48,10 @@ pub mod trace;
 
 pub use action::{Action, ParseActionError, Reply};
 pub use config::{
-    Config, ConfigError, Expectation, Faults, MAX_ATTEMPTS, MAX_CLIENTS, MAX_RESOURCES,
-    PropertyKind, PropertySet, Protocol,
+    Config, ConfigError, Expectation, Faults, MAX_ATTEMPTS, MAX_CLIENTS, MAX_HOLDERS,
+    MAX_RESOURCES, PropertyKind, PropertySet, Protocol, SUB_TICKS,
 };
+pub use holder::{Fate, HolderAction, HolderModel};
 pub use model::LeaseModel;
 pub use preset::{PRESETS, Preset, preset};
 pub use run::{
