@@ -95,14 +95,15 @@ const fn everything(clients: u8, resources: u8, horizon: u8) -> Config {
 }
 
 /// The holder protocols' configuration of the default report: two holders of one resource, a
-/// TTL of 8 ticks and a horizon of twice that, replies delayed by up to 1 tick, clocks drifting
+/// TTL of 8 ticks and a horizon of 14 (room for a first holder to renew four times, or to lose
+/// its lease and see it taken over and renewed), replies delayed by up to 1 tick, clocks drifting
 /// by up to a quarter (1 step of 4 per tick), renewals that may fail.
 const HOLDER: Config = Config {
     protocol: Protocol::Keeper,
     clients: 2,
     resources: 1,
     ttl: 8,
-    horizon: 16,
+    horizon: 14,
     attempts: 1,
     renew: true,
     writes: false,

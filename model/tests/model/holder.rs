@@ -66,7 +66,7 @@ fn holder_state_counts_are_pinned() {
     assert_eq!(unique_states(model.clone(), false), 95_705);
     assert_eq!(unique_states(model.clone(), true), 47_857);
     assert_eq!(unique_states(model.without_abstraction(), false), 126_967);
-    // The default report's holder configuration (TTL 8, horizon 16).
+    // The default report's holder configuration (TTL 8, horizon 14).
     let default = preset("default")
         .expect("preset")
         .config_for(Protocol::Keeper);
@@ -79,7 +79,7 @@ fn holder_state_counts_are_pinned() {
     .expect("valid");
     assert_eq!(
         (result.verdict, result.unique_states),
-        (Verdict::Holds, 1_901_375)
+        (Verdict::Holds, 1_111_907)
     );
 }
 
