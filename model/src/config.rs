@@ -2,191 +2,23 @@
 
 use core::fmt;
 
+mod property;
+mod protocol;
+
+pub use property::{Expectation, PropertyKind, PropertySet};
+pub use protocol::Protocol;
+
 /// The largest number of clients a configuration may have.
 pub const MAX_CLIENTS: u8 = 6;
 /// The largest number of resources a configuration may have.
 pub const MAX_RESOURCES: u8 = 3;
 /// The largest number of acquire attempts per client.
 pub const MAX_ATTEMPTS: u8 = 15;
-
-/// A lock protocol: the shipped one, or one with a planted bug.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Protocol {
-    /// The shipped protocol: one conditional write per request (the core's transition), the
-    /// store's clock, token-checked renew and release, a protected resource that refuses tokens
-    /// older than the newest it has accepted.
-    Atomic,
-    /// **Planted bug** (the seed report): read the row, decide in the client, then write
-    /// unconditionally as a second step.
-    CheckThenAct,
-    /// **Planted bug**: release frees the resource by name, whatever lease it holds now.
-    TokenlessRelease,
-    /// **Planted bug**: atomic writes, but `now` is the client's clock, which may run ahead of the
-    /// store's by up to `skew` ticks.
-    ClientClock,
-    /// **Planted bug**: atomic lock, but the protected resource accepts any token.
-    UnfencedResource,
-}
-
-impl Protocol {
-    /// Every protocol, the shipped one first.
-    pub const ALL: [Self; 5] = [
-        Self::Atomic,
-        Self::CheckThenAct,
-        Self::TokenlessRelease,
-        Self::ClientClock,
-        Self::UnfencedResource,
-    ];
-
-    /// The protocol's name in reports and on the command line.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Atomic => "atomic",
-            Self::CheckThenAct => "check-then-act",
-            Self::TokenlessRelease => "tokenless-release",
-            Self::ClientClock => "client-clock",
-            Self::UnfencedResource => "unfenced-resource",
-        }
-    }
-
-    /// The protocol called `name`, if any.
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name() == name)
-    }
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Whether a property must hold in every reachable state or be reachable in some.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Expectation {
-    /// A safety property: true in every reachable state.
-    Always,
-    /// A sanity property: true in at least one reachable state, so a model that can do nothing
-    /// cannot pass.
-    Sometimes,
-}
-
-/// A property the checker can check. Names are part of the report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PropertyKind {
-    /// Per resource, at most one client holds a lease valid at the current clock.
-    MutualExclusion,
-    /// Each grant's token is greater than every earlier token for its resource.
-    TokensIncrease,
-    /// The protected resource never accepts a write whose token is older than one it accepted.
-    WritesInTokenOrder,
-    /// Sanity: a lease is granted.
-    Granted,
-    /// Sanity: a lease is granted on a resource whose previous lease had expired.
-    GrantedAfterExpiry,
-    /// Sanity: a lease is granted on a resource whose previous lease was released.
-    GrantedAfterRelease,
-    /// Sanity: the protected resource accepts writes carrying two different tokens.
-    WritesFromTwoTokens,
-    /// Sanity: an acquire whose reply was lost is retried and gets its own lease back.
-    LostReplyRecovered,
-}
-
-impl PropertyKind {
-    /// Every property, safety first.
-    pub const ALL: [Self; 8] = [
-        Self::MutualExclusion,
-        Self::TokensIncrease,
-        Self::WritesInTokenOrder,
-        Self::Granted,
-        Self::GrantedAfterExpiry,
-        Self::GrantedAfterRelease,
-        Self::WritesFromTwoTokens,
-        Self::LostReplyRecovered,
-    ];
-
-    /// The property's name in reports.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::MutualExclusion => "mutual exclusion",
-            Self::TokensIncrease => "tokens increase",
-            Self::WritesInTokenOrder => "writes in token order",
-            Self::Granted => "a lease is granted",
-            Self::GrantedAfterExpiry => "granted again after expiry",
-            Self::GrantedAfterRelease => "granted again after release",
-            Self::WritesFromTwoTokens => "writes from two tokens",
-            Self::LostReplyRecovered => "lost reply recovered",
-        }
-    }
-
-    /// Safety or sanity.
-    #[must_use]
-    pub const fn expectation(self) -> Expectation {
-        match self {
-            Self::MutualExclusion | Self::TokensIncrease | Self::WritesInTokenOrder => {
-                Expectation::Always
-            }
-            _ => Expectation::Sometimes,
-        }
-    }
-
-    /// The property called `name`, if any.
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    /// A bit for [`PropertySet`].
-    const fn bit(self) -> u16 {
-        1 << self as u16
-    }
-}
-
-impl fmt::Display for PropertyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A set of properties.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct PropertySet(u16);
-
-impl PropertySet {
-    /// The set holding only `property`.
-    #[must_use]
-    pub const fn only(property: PropertyKind) -> Self {
-        Self(property.bit())
-    }
-
-    /// Whether `property` is in the set.
-    #[must_use]
-    pub const fn contains(self, property: PropertyKind) -> bool {
-        self.0 & property.bit() != 0
-    }
-
-    /// The set with `property` added.
-    #[must_use]
-    pub const fn with(self, property: PropertyKind) -> Self {
-        Self(self.0 | property.bit())
-    }
-
-    /// The members, in [`PropertyKind::ALL`] order.
-    pub fn iter(self) -> impl Iterator<Item = PropertyKind> {
-        PropertyKind::ALL
-            .into_iter()
-            .filter(move |p| self.contains(*p))
-    }
-}
-
-impl FromIterator<PropertyKind> for PropertySet {
-    fn from_iter<I: IntoIterator<Item = PropertyKind>>(iter: I) -> Self {
-        iter.into_iter().fold(Self::default(), Self::with)
-    }
-}
+/// The largest number of clients of the holder protocols ([`Protocol::is_holder`]).
+pub const MAX_HOLDERS: u8 = 3;
+/// How many steps a holder's clock counts per tick of the store's clock when it keeps the store's
+/// rate: a drifting clock counts `SUB_TICKS ± drift` (see [`Faults::drift`]).
+pub const SUB_TICKS: u8 = 4;
 
 /// Faults the checker may inject; each is a nondeterministic choice it explores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -202,6 +34,16 @@ pub struct Faults {
     /// How many ticks a client's clock may run ahead of the store's (only the `client-clock`
     /// protocol reads the client's clock).
     pub skew: u8,
+    /// Holder protocols: how many ticks a reply may take to reach its client (each reply takes
+    /// any number from 0 to this).
+    pub delay: u8,
+    /// Holder protocols: how far a holder's clock may drift, in steps per tick: at each tick it
+    /// counts anything from `SUB_TICKS − drift` to `SUB_TICKS + drift` steps, so its rate is
+    /// within `1 ± drift / SUB_TICKS` of the store's.
+    pub drift: u8,
+    /// Holder protocols: a renewal may fail, either before the store sees it or by losing its
+    /// reply; either way its client is told it failed.
+    pub renew_failures: bool,
 }
 
 /// The bounds and switches of one model.
@@ -252,6 +94,16 @@ pub enum ConfigError {
     TooLarge(&'static str),
     /// No property is selected.
     NoProperties,
+    /// A holder protocol was asked for more than [`MAX_HOLDERS`] clients or more than one
+    /// resource (resources are independent, so one says everything).
+    HolderBounds,
+    /// `drift` is not below [`SUB_TICKS`]: a clock would stand still.
+    Drift(u8),
+    /// The holder's keeper, configured from the model's TTL and drift, is refused by the core.
+    Keeper(leasehold_core::KeeperConfigError),
+    /// The protocol belongs to the other model: lock protocols to
+    /// [`LeaseModel`](crate::LeaseModel), holder protocols to [`HolderModel`](crate::HolderModel).
+    OtherModel(Protocol),
 }
 
 impl fmt::Display for ConfigError {
@@ -267,6 +119,16 @@ impl fmt::Display for ConfigError {
             Self::ZeroAttempts => f.write_str("attempts must be at least 1"),
             Self::TooLarge(what) => write!(f, "{what} too large for the model's 8-bit fields"),
             Self::NoProperties => f.write_str("no property to check"),
+            Self::HolderBounds => write!(
+                f,
+                "holder protocols take 1..={MAX_HOLDERS} clients and 1 resource \
+                 (--protocol lock selects the lock protocols alone)"
+            ),
+            Self::Drift(drift) => write!(f, "drift must be below {SUB_TICKS}, not {drift}"),
+            Self::Keeper(e) => write!(f, "the keeper refuses its configuration: {e}"),
+            Self::OtherModel(protocol) => {
+                write!(f, "protocol {protocol} is checked by the other model")
+            }
         }
     }
 }
@@ -310,6 +172,26 @@ impl Config {
         if self.properties == PropertySet::default() {
             return Err(ConfigError::NoProperties);
         }
+        if self.protocol.is_holder() {
+            self.validate_holder()?;
+        }
+        Ok(())
+    }
+
+    /// The bounds of the holder protocols: few clients, one resource, and local clocks (which
+    /// reach `horizon × (SUB_TICKS + drift)` steps) that fit in 8 bits.
+    fn validate_holder(&self) -> Result<(), ConfigError> {
+        if self.clients > MAX_HOLDERS || self.resources != 1 {
+            return Err(ConfigError::HolderBounds);
+        }
+        let drift = self.faults.drift;
+        if drift >= SUB_TICKS {
+            return Err(ConfigError::Drift(drift));
+        }
+        let local = u16::from(self.horizon) * u16::from(SUB_TICKS + drift);
+        if local > 250 {
+            return Err(ConfigError::TooLarge("horizon × (4 + drift)"));
+        }
         Ok(())
     }
 
@@ -328,6 +210,16 @@ impl Config {
             }
             Protocol::UnfencedResource => (several && self.writes && self.faults.pause)
                 .then_some(PropertyKind::WritesInTokenOrder),
+            Protocol::Keeper => None,
+            Protocol::DeadlineFromReply => (self.faults.delay > 0 && self.faults.renew_failures)
+                .then_some(PropertyKind::ActsOnlyWhileValid),
+            Protocol::NoDriftMargin => (self.faults.drift > 0 && self.faults.renew_failures)
+                .then_some(PropertyKind::ActsOnlyWhileValid),
+            Protocol::FailedRenewAsSuccess => self
+                .faults
+                .renew_failures
+                .then_some(PropertyKind::ActsOnlyWhileValid),
+            Protocol::RenewEveryTtl => Some(PropertyKind::AnsweredRenewalsKeepLease),
         };
         expected.filter(|p| self.properties.contains(*p))
     }
@@ -337,7 +229,23 @@ impl Config {
     #[must_use]
     pub fn applies(&self, property: PropertyKind) -> bool {
         let regrant = self.clients >= 2 || self.attempts >= 2;
+        if self.protocol.is_holder() {
+            return match property {
+                PropertyKind::ActsOnlyWhileValid
+                | PropertyKind::AnsweredRenewalsKeepLease
+                | PropertyKind::Granted => true,
+                // Without failures a holder's lease never expires, except renew-every-ttl's.
+                PropertyKind::GrantedAfterExpiry => regrant && self.faults.renew_failures,
+                // renew-every-ttl's period is longer than its keeper trusts the lease: by
+                // construction it never renews.
+                PropertyKind::Renewed => self.protocol != Protocol::RenewEveryTtl,
+                _ => false,
+            };
+        }
         match property {
+            PropertyKind::ActsOnlyWhileValid
+            | PropertyKind::AnsweredRenewalsKeepLease
+            | PropertyKind::Renewed => false,
             PropertyKind::WritesInTokenOrder => self.writes,
             PropertyKind::WritesFromTwoTokens => self.writes && regrant,
             PropertyKind::GrantedAfterExpiry | PropertyKind::GrantedAfterRelease => regrant,

@@ -1,12 +1,18 @@
-//! Exhaustive model checking of leasehold's lock protocol, and of each known-bad protocol as a
-//! negative control.
+//! Exhaustive model checking of leasehold's lock protocol and of its holders' keeper, and of each
+//! known-bad protocol as a negative control.
 //!
-//! [`LeaseModel`] is a [stateright] model: clients acquire, renew, release, crash,
+//! [`LeaseModel`] is a [stateright] model of the lock: clients acquire, renew, release, crash,
 //! pause and lose replies; a clock ticks up to a horizon; each resource has a stored row and a
 //! protected resource that holders write to with their fencing token. **Every store step is a call
 //! to [`leasehold_core::LockState::decide`]**: the model never restates the rules, so what it
 //! proves is about the function the adapters are tested against. The planted bugs
-//! ([`Protocol`]) compose those calls differently.
+//! ([`Protocol::LOCK`]) compose those calls differently.
+//!
+//! [`HolderModel`] is the holder's view: holders keep their lease with the core's
+//! [`Keeper`](leasehold_core::Keeper) on clocks that drift from the store's, over a network that
+//! delays replies and fails renewals, and the checker asks whether a holder ever acts while the
+//! store no longer counts its lease as valid — without fencing. Every holder step is a call to the
+//! keeper; the planted bugs ([`Protocol::HOLDER`]) make those calls wrongly.
 //!
 //! The checker explores every interleaving within the [`Config`]'s bounds, one checker per
 //! property ([`check`]), and extracts a shortest counterexample for each violation. The
@@ -37,6 +43,7 @@
 
 mod action;
 mod config;
+pub mod holder;
 mod model;
 mod preset;
 mod properties;
@@ -47,9 +54,10 @@ pub mod trace;
 
 pub use action::{Action, ParseActionError, Reply};
 pub use config::{
-    Config, ConfigError, Expectation, Faults, MAX_ATTEMPTS, MAX_CLIENTS, MAX_RESOURCES,
-    PropertyKind, PropertySet, Protocol,
+    Config, ConfigError, Expectation, Faults, MAX_ATTEMPTS, MAX_CLIENTS, MAX_HOLDERS,
+    MAX_RESOURCES, PropertyKind, PropertySet, Protocol, SUB_TICKS,
 };
+pub use holder::{Fate, HolderAction, HolderModel};
 pub use model::LeaseModel;
 pub use preset::{PRESETS, Preset, preset};
 pub use run::{

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::properties::tracked_flags;
 use crate::state::{Phase, State};
 
-pub(crate) use store::{core_token, decide_on, narrow_time};
+pub(crate) use store::{core_token, decide_on, narrow_time, write_row};
 
 /// The model of one configuration, checking the properties in `config.properties`.
 #[derive(Clone, Debug)]
@@ -35,6 +35,9 @@ impl LeaseModel {
     /// The configuration's [`ConfigError`](crate::ConfigError), if any.
     pub fn new(config: Config) -> Result<Self, crate::ConfigError> {
         config.validate()?;
+        if config.protocol.is_holder() {
+            return Err(crate::ConfigError::OtherModel(config.protocol));
+        }
         let ttl = Ttl::from_millis(config.ttl.into()).map_err(|_| crate::ConfigError::ZeroTtl)?;
         let tracked = config
             .properties

@@ -9,10 +9,26 @@ pub struct Preset {
     pub name: &'static str,
     /// One line on what the preset is for.
     pub summary: &'static str,
-    /// The configuration (its `protocol` field is replaced by each of `protocols` in turn).
+    /// The configuration of the lock protocols (its `protocol` field is replaced by each of
+    /// `protocols` in turn).
     pub config: Config,
+    /// The configuration of the holder protocols ([`Protocol::is_holder`]).
+    pub holder: Config,
     /// The protocols the preset checks unless `--protocol` says otherwise.
     pub protocols: &'static [Protocol],
+}
+
+impl Preset {
+    /// The configuration `protocol` is checked with under this preset.
+    #[must_use]
+    pub fn config_for(&self, protocol: Protocol) -> Config {
+        let base = if protocol.is_holder() {
+            self.holder
+        } else {
+            self.config
+        };
+        Config { protocol, ..base }
+    }
 }
 
 const NO_FAULTS: Faults = Faults {
@@ -20,6 +36,9 @@ const NO_FAULTS: Faults = Faults {
     pause: false,
     lost_replies: false,
     skew: 0,
+    delay: 0,
+    drift: 0,
+    renew_failures: false,
 };
 
 /// Only what the reference Promela model has: acquire, release with token, crash, tick, and
@@ -69,10 +88,33 @@ const fn everything(clients: u8, resources: u8, horizon: u8) -> Config {
             pause: true,
             lost_replies: true,
             skew: 1,
+            ..NO_FAULTS
         },
         properties: EVERY_PROPERTY,
     }
 }
+
+/// The holder protocols' configuration of the default report: two holders of one resource, a
+/// TTL of 8 ticks and a horizon of 14 (room for a first holder to renew four times, or to lose
+/// its lease and see it taken over and renewed), replies delayed by up to 1 tick, clocks drifting
+/// by up to a quarter (1 step of 4 per tick), renewals that may fail.
+const HOLDER: Config = Config {
+    protocol: Protocol::Keeper,
+    clients: 2,
+    resources: 1,
+    ttl: 8,
+    horizon: 14,
+    attempts: 1,
+    renew: true,
+    writes: false,
+    faults: Faults {
+        delay: 1,
+        drift: 1,
+        renew_failures: true,
+        ..NO_FAULTS
+    },
+    properties: EVERY_PROPERTY,
+};
 
 /// Every preset.
 pub const PRESETS: [Preset; 5] = [
@@ -80,30 +122,35 @@ pub const PRESETS: [Preset; 5] = [
         name: "default",
         summary: "every protocol, action, fault and property; what `leasehold-check` runs with no arguments",
         config: everything(3, 1, 4),
+        holder: HOLDER,
         protocols: &Protocol::ALL,
     },
     Preset {
         name: "baseline",
         summary: "SPIN comparison: 3 clients, ttl 2, horizon 4, 2 attempts; acquire/release/crash; mutual exclusion",
         config: spin_comparable(3, 4, 2),
+        holder: HOLDER,
         protocols: &[Protocol::Atomic],
     },
     Preset {
         name: "large",
         summary: "SPIN comparison: 4 clients, ttl 2, horizon 6, 3 attempts; acquire/release/crash; mutual exclusion",
         config: spin_comparable(4, 6, 3),
+        holder: HOLDER,
         protocols: &[Protocol::Atomic],
     },
     Preset {
         name: "four-clients",
         summary: "scaling: the default with 4 clients (7.8 M states per property; --symmetry: 0.4 M)",
         config: everything(4, 1, 4),
+        holder: HOLDER,
         protocols: &[Protocol::Atomic],
     },
     Preset {
         name: "two-resources",
         summary: "scaling: the default with 2 resources (68 M states per property; --symmetry: 11 M)",
         config: everything(3, 2, 4),
+        holder: HOLDER,
         protocols: &[Protocol::Atomic],
     },
 ];

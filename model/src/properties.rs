@@ -17,6 +17,9 @@ pub(crate) fn tracked_flags(property: PropertyKind) -> u8 {
         PropertyKind::GrantedAfterRelease => flag::GRANTED_AFTER_RELEASE,
         PropertyKind::WritesFromTwoTokens => flag::TWO_WRITERS,
         PropertyKind::LostReplyRecovered => flag::REPLAYED,
+        PropertyKind::Renewed => flag::RENEWED,
+        // Read from the holders themselves, not from ghost flags.
+        PropertyKind::ActsOnlyWhileValid | PropertyKind::AnsweredRenewalsKeepLease => 0,
     }
 }
 
@@ -63,6 +66,11 @@ impl LeaseModel {
             PropertyKind::LostReplyRecovered => {
                 Property::sometimes(name, |m, s| m.any_flag(s, flag::REPLAYED))
             }
+            PropertyKind::ActsOnlyWhileValid
+            | PropertyKind::AnsweredRenewalsKeepLease
+            | PropertyKind::Renewed => unreachable!(
+                "holder properties apply only to holder protocols, which LeaseModel::new refuses"
+            ),
         }
     }
 }

@@ -210,6 +210,9 @@ struct JsonConfig {
     pause: bool,
     lost_replies: bool,
     skew: u8,
+    delay: u8,
+    drift: u8,
+    renew_failures: bool,
 }
 
 impl From<&Config> for JsonConfig {
@@ -226,6 +229,9 @@ impl From<&Config> for JsonConfig {
             pause: c.faults.pause,
             lost_replies: c.faults.lost_replies,
             skew: c.faults.skew,
+            delay: c.faults.delay,
+            drift: c.faults.drift,
+            renew_failures: c.faults.renew_failures,
         }
     }
 }

@@ -6,10 +6,68 @@ use std::time::{Duration, Instant};
 
 use stateright::{Checker, CheckerBuilder, Model};
 
-use crate::config::{Config, Expectation, PropertyKind, PropertySet};
+use crate::config::{Config, ConfigError, Expectation, PropertyKind, PropertySet};
+use crate::holder::HolderModel;
+use crate::holder::state::HolderState;
 use crate::model::LeaseModel;
 use crate::state::State;
 use crate::trace::{Step, render};
+
+/// What `check` needs of a model: how to build it, render its paths and reduce its symmetry.
+pub(crate) trait Checked:
+    Model<
+        State: Clone + core::hash::Hash + PartialEq + core::fmt::Debug + Send + Sync + 'static,
+        Action: Clone + PartialEq + core::fmt::Debug,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+    /// The model of `config`, with the options' row abstraction.
+    fn build(config: Config, options: &RunOptions) -> Result<Self, ConfigError>;
+    /// A path as numbered, readable steps.
+    fn render_path(&self, path: &[(Self::State, Option<Self::Action>)]) -> Vec<Step>;
+    /// The representative of a state's class under renumbering of clients.
+    fn representative(state: &Self::State) -> Self::State;
+}
+
+impl Checked for LeaseModel {
+    fn build(config: Config, options: &RunOptions) -> Result<Self, ConfigError> {
+        let model = Self::new(config)?;
+        Ok(if options.exact_rows {
+            model.without_abstraction()
+        } else {
+            model
+        })
+    }
+
+    fn render_path(&self, path: &[(State, Option<crate::Action>)]) -> Vec<Step> {
+        render(self, path)
+    }
+
+    fn representative(state: &State) -> State {
+        state.representative()
+    }
+}
+
+impl Checked for HolderModel {
+    fn build(config: Config, options: &RunOptions) -> Result<Self, ConfigError> {
+        let model = Self::new(config)?;
+        Ok(if options.exact_rows {
+            model.without_abstraction()
+        } else {
+            model
+        })
+    }
+
+    fn render_path(&self, path: &[(HolderState, Option<crate::HolderAction>)]) -> Vec<Step> {
+        crate::holder::trace::render(path)
+    }
+
+    fn representative(state: &HolderState) -> HolderState {
+        state.representative()
+    }
+}
 
 /// How to run the checkers.
 #[derive(Clone, Debug)]
@@ -165,7 +223,8 @@ pub fn expected_verdict(config: &Config, property: PropertyKind, expect: Expect)
     }
 }
 
-/// Checks `property` of `config`, exhaustively within the options' limits, in a checker of its own.
+/// Checks `property` of `config`, exhaustively within the options' limits, in a checker of its own:
+/// [`LeaseModel`] for a lock protocol, [`HolderModel`] for a holder protocol.
 ///
 /// `progress` is called about every 250 ms while the run lasts.
 ///
@@ -177,15 +236,25 @@ pub fn check(
     property: PropertyKind,
     options: &RunOptions,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<CheckResult, crate::ConfigError> {
+) -> Result<CheckResult, ConfigError> {
+    if config.protocol.is_holder() {
+        check_model::<HolderModel>(config, property, options, progress)
+    } else {
+        check_model::<LeaseModel>(config, property, options, progress)
+    }
+}
+
+fn check_model<M: Checked>(
+    config: &Config,
+    property: PropertyKind,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<CheckResult, ConfigError> {
     let single = Config {
         properties: PropertySet::only(property),
         ..*config
     };
-    let mut model = LeaseModel::new(single)?;
-    if options.exact_rows {
-        model = model.without_abstraction();
-    }
+    let model = M::build(single, options)?;
     let started = Instant::now();
     let mut checker = builder(model.clone(), options).spawn_dfs();
     let finished = join_in_background(checker.handles());
@@ -208,7 +277,7 @@ pub fn check(
     let discovered = checker.discovery(property.name()).is_some();
     let verdict = verdict(property, discovered, stopped_early(&checker, options, wall));
     let counterexample = if verdict == Verdict::Violated {
-        shortest_counterexample(&model, property, options.timeout)
+        shortest_path(&model, property, options.timeout)
     } else {
         None
     };
@@ -241,10 +310,10 @@ fn join_in_background(handles: Vec<JoinHandle<()>>) -> Receiver<Result<(), ()>> 
     receiver
 }
 
-fn builder(model: LeaseModel, options: &RunOptions) -> CheckerBuilder<LeaseModel> {
+fn builder<M: Checked>(model: M, options: &RunOptions) -> CheckerBuilder<M> {
     let mut builder = model.checker().threads(options.threads.max(1));
     if options.symmetry {
-        builder = builder.symmetry_fn(State::representative);
+        builder = builder.symmetry_fn(M::representative);
     }
     if let Some(timeout) = options.timeout {
         builder = builder.timeout(timeout);
@@ -260,7 +329,11 @@ fn builder(model: LeaseModel, options: &RunOptions) -> CheckerBuilder<LeaseModel
 
 /// Whether the run may have stopped before exploring everything. Conservative: a run that ends
 /// exactly at a limit counts as stopped by it.
-fn stopped_early(checker: &impl Checker<LeaseModel>, options: &RunOptions, wall: Duration) -> bool {
+fn stopped_early<M: Checked>(
+    checker: &impl Checker<M>,
+    options: &RunOptions,
+    wall: Duration,
+) -> bool {
     let timed_out = options.timeout.is_some_and(|t| wall >= t);
     let state_limit = options
         .max_states
@@ -288,12 +361,20 @@ pub fn shortest_counterexample(
     property: PropertyKind,
     timeout: Option<Duration>,
 ) -> Option<Vec<Step>> {
+    shortest_path(model, property, timeout)
+}
+
+fn shortest_path<M: Checked>(
+    model: &M,
+    property: PropertyKind,
+    timeout: Option<Duration>,
+) -> Option<Vec<Step>> {
     let mut builder = model.clone().checker().threads(1);
     if let Some(timeout) = timeout {
         builder = builder.timeout(timeout);
     }
     let path = builder.spawn_bfs().join().discovery(property.name())?;
-    Some(render(model, &path.into_vec()))
+    Some(model.render_path(&path.into_vec()))
 }
 
 /// Checks every applicable property of `config`, one checker each.
@@ -305,7 +386,7 @@ pub fn check_all(
     config: &Config,
     options: &RunOptions,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> Result<Vec<CheckResult>, crate::ConfigError> {
+) -> Result<Vec<CheckResult>, ConfigError> {
     config.validate()?;
     config
         .checked_properties()

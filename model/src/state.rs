@@ -229,6 +229,8 @@ pub mod flag {
     pub const REPLAYED: u8 = 1 << 5;
     /// A lease was granted.
     pub const GRANTED: u8 = 1 << 6;
+    /// Holder model: a renewal extended a keeper's deadline.
+    pub const RENEWED: u8 = 1 << 7;
 }
 
 /// History a property needs and the state does not otherwise keep.

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use leasehold_model::{PropertyKind, Protocol};
+use leasehold_model::{Config, PropertyKind, Protocol, preset};
 
 fn check(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_leasehold-check"))
@@ -19,8 +19,10 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Every protocol, every property, every fault, small enough for a test.
-const SMALL: [&str; 8] = [
+/// Every lock protocol, property and fault, small enough for a test.
+const SMALL: [&str; 10] = [
+    "--protocol",
+    "lock",
     "--clients",
     "2",
     "--ttl",
@@ -31,17 +33,49 @@ const SMALL: [&str; 8] = [
     "2",
 ];
 
+/// Every holder protocol, property and fault, small enough for a test.
+const HOLDER_SMALL: [&str; 6] = ["--protocol", "holder", "--ttl", "6", "--horizon", "8"];
+
+/// The configuration `leasehold-check` checks `protocol` with, given the small arguments above.
+fn small_config(protocol: Protocol) -> Config {
+    let base = preset("default").expect("preset").config_for(protocol);
+    if protocol.is_holder() {
+        Config {
+            ttl: 6,
+            horizon: 8,
+            ..base
+        }
+    } else {
+        Config {
+            clients: 2,
+            ttl: 1,
+            horizon: 2,
+            attempts: 2,
+            ..base
+        }
+    }
+}
+
 #[test]
 fn exit_0_when_every_verdict_is_as_expected() {
-    let output = check(&SMALL);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    let report = stdout(&output);
+    let lock = check(&SMALL);
+    let holder = check(&HOLDER_SMALL);
+    for output in [&lock, &holder] {
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}{}",
+            stdout(output),
+            stderr(output)
+        );
+        assert!(
+            stdout(output)
+                .lines()
+                .last()
+                .is_some_and(|l| l.starts_with("OK: all "))
+        );
+    }
+    let report = stdout(&lock) + &stdout(&holder);
     for protocol in Protocol::ALL {
         assert!(
             report.contains(protocol.name()),
@@ -50,12 +84,9 @@ fn exit_0_when_every_verdict_is_as_expected() {
     }
     assert!(report.contains("check-then-act violates \"mutual exclusion\""));
     assert!(report.contains("read lock → free: decides to take it"));
-    assert!(
-        report
-            .lines()
-            .last()
-            .is_some_and(|l| l.starts_with("OK: all "))
-    );
+    assert!(report.contains("deadline-from-reply violates \"holder acts only while valid\""));
+    assert!(report.contains("renew-every-ttl violates \"answered renewals keep the lease\""));
+    assert!(report.contains("reply arrives at 0.75: granted #1 → keeper: valid until"));
 }
 
 #[test]
@@ -133,24 +164,31 @@ fn exit_3_when_a_run_stops_before_it_can_conclude() {
 
 #[test]
 fn json_names_every_protocol_and_property() {
-    let mut args = SMALL.to_vec();
-    args.push("--json");
-    let output = check(&args);
-    assert_eq!(output.status.code(), Some(0));
-    assert!(stderr(&output).is_empty(), "--json prints no progress");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
-    assert_eq!(report["schema_version"], 1);
-    assert_eq!(report["summary"]["exit_code"], 0);
-    let results = report["results"].as_array().expect("results");
+    let mut results = Vec::new();
+    for small in [&SMALL[..], &HOLDER_SMALL[..]] {
+        let mut args = small.to_vec();
+        args.push("--json");
+        let output = check(&args);
+        assert_eq!(output.status.code(), Some(0));
+        assert!(stderr(&output).is_empty(), "--json prints no progress");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+        assert_eq!(report["schema_version"], 1);
+        assert_eq!(report["summary"]["exit_code"], 0);
+        results.extend(
+            report["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .cloned(),
+        );
+    }
     for protocol in Protocol::ALL {
+        let config = small_config(protocol);
         for property in PropertyKind::ALL {
-            if protocol == Protocol::CheckThenAct && property == PropertyKind::LostReplyRecovered {
-                continue; // check-then-act's read has no reply to lose
-            }
             let found = results
                 .iter()
                 .any(|r| r["protocol"] == protocol.name() && r["property"] == property.name());
-            assert!(found, "{protocol} / {property} missing");
+            assert_eq!(found, config.applies(property), "{protocol} / {property}");
         }
     }
     let violation = results
@@ -161,6 +199,50 @@ fn json_names_every_protocol_and_property() {
     assert_eq!(
         violation["counterexample"].as_array().map(Vec::len),
         Some(4)
+    );
+    let holder = results
+        .iter()
+        .find(|r| {
+            r["protocol"] == "no-drift-margin" && r["property"] == "holder acts only while valid"
+        })
+        .expect("a planted holder bug");
+    assert_eq!(holder["result"], "violated");
+    assert_eq!(holder["config"]["delay"], 1);
+    assert_eq!(holder["config"]["drift"], 1);
+    assert_eq!(holder["config"]["renew_failures"], true);
+}
+
+#[test]
+fn protocols_are_selected_by_name_or_by_family() {
+    let output = check(&[
+        "--protocol",
+        "holder",
+        "--protocol",
+        "atomic",
+        "--preset",
+        "baseline",
+        "--horizon",
+        "8",
+        "--ttl",
+        "6",
+        "--quiet",
+    ]);
+    let report = stdout(&output);
+    let protocols: std::collections::BTreeSet<&str> = report
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let mut want: Vec<&str> = Protocol::HOLDER.iter().map(|p| p.name()).collect();
+    want.push("atomic");
+    assert_eq!(protocols, want.into_iter().collect(), "{report}");
+    let output = check(&["--clients", "4"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--protocol lock selects the lock protocols alone"),
+        "{}",
+        stderr(&output)
     );
 }
 

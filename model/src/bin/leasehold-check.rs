@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use leasehold_model::{
-    CheckResult, Config, Expect, Expectation, LeaseModel, PRESETS, Progress, PropertyKind,
-    Protocol, RunOptions, check_all, preset, report,
+    CheckResult, Config, Expect, Expectation, HolderModel, LeaseModel, PRESETS, Progress,
+    PropertyKind, Protocol, RunOptions, check_all, preset, report,
 };
 use stateright::Model;
 
@@ -30,15 +30,18 @@ impl Switch {
     }
 }
 
-/// Exhaustively model-checks leasehold's lock protocol, and each known-bad protocol as a negative
-/// control. With no arguments: every protocol and property on the `default` preset.
+/// Exhaustively model-checks leasehold's lock protocol and its holder's keeper, and each known-bad
+/// protocol as a negative control. With no arguments: every protocol and property on the
+/// `default` preset.
 #[derive(Debug, Parser)]
 #[command(name = "leasehold-check", version, after_help = presets_help())]
 struct Cli {
     /// Protocol to check (repeatable): atomic, check-then-act, tokenless-release, client-clock,
-    /// unfenced-resource. Default: the preset's protocols.
-    #[arg(long, value_name = "NAME", value_parser = parse_protocol)]
-    protocol: Vec<Protocol>,
+    /// unfenced-resource (the lock protocols, or "lock" for all five); keeper,
+    /// deadline-from-reply, no-drift-margin, failed-renew-as-success, renew-every-ttl (the holder
+    /// protocols, or "holder"). Default: the preset's.
+    #[arg(long, value_name = "NAME", value_parser = parse_protocols)]
+    protocol: Vec<Vec<Protocol>>,
     /// Named configuration to start from (see below).
     #[arg(long, value_name = "NAME", default_value = "default")]
     preset: String,
@@ -75,6 +78,15 @@ struct Cli {
     /// Fault: how many ticks a client's clock may run ahead (client-clock protocol).
     #[arg(long)]
     skew: Option<u8>,
+    /// Fault (holder protocols): how many ticks a reply may take.
+    #[arg(long)]
+    delay: Option<u8>,
+    /// Fault (holder protocols): how many steps of 4 per tick a holder's clock may drift.
+    #[arg(long)]
+    drift: Option<u8>,
+    /// Fault (holder protocols): renewals may fail (dropped, or their reply lost).
+    #[arg(long, value_enum)]
+    renew_failures: Option<Switch>,
     /// Checker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -108,11 +120,20 @@ struct Cli {
     explore: Option<String>,
 }
 
-fn parse_protocol(name: &str) -> Result<Protocol, String> {
-    Protocol::from_name(name).ok_or_else(|| {
+fn parse_protocols(name: &str) -> Result<Vec<Protocol>, String> {
+    match name {
+        "lock" => return Ok(Protocol::LOCK.to_vec()),
+        "holder" => return Ok(Protocol::HOLDER.to_vec()),
+        _ => {}
+    }
+    let protocol = Protocol::from_name(name).ok_or_else(|| {
         let known: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
-        format!("unknown protocol {name:?}; known: {}", known.join(", "))
-    })
+        format!(
+            "unknown protocol {name:?}; known: {}, or lock, holder",
+            known.join(", ")
+        )
+    })?;
+    Ok(vec![protocol])
 }
 
 fn parse_expect(name: &str) -> Result<Expect, String> {
@@ -142,8 +163,8 @@ fn usage_error(message: &str) -> ExitCode {
 }
 
 impl Cli {
-    /// The base configuration and the protocols to check, or a usage message.
-    fn plan(&self) -> Result<(Config, Vec<Protocol>), String> {
+    /// The configuration of each protocol to check, or a usage message.
+    fn plan(&self) -> Result<Vec<Config>, String> {
         let known: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
         let preset = preset(&self.preset).ok_or_else(|| {
             format!(
@@ -152,7 +173,24 @@ impl Cli {
                 known.join(", ")
             )
         })?;
-        let mut config = preset.config;
+        let selected: Vec<Protocol> = self.protocol.iter().flatten().copied().collect();
+        let protocols = if selected.is_empty() {
+            preset.protocols
+        } else {
+            &selected
+        };
+        protocols
+            .iter()
+            .map(|&protocol| {
+                let config = self.overridden(preset.config_for(protocol));
+                config.validate().map_err(|e| e.to_string())?;
+                Ok(config)
+            })
+            .collect()
+    }
+
+    /// `config` with the command line's values in place of the preset's.
+    fn overridden(&self, mut config: Config) -> Config {
         let set = |field: &mut u8, value: Option<u8>| *field = value.unwrap_or(*field);
         set(&mut config.clients, self.clients);
         set(&mut config.resources, self.resources);
@@ -160,6 +198,8 @@ impl Cli {
         set(&mut config.horizon, self.horizon);
         set(&mut config.attempts, self.attempts);
         set(&mut config.faults.skew, self.skew);
+        set(&mut config.faults.delay, self.delay);
+        set(&mut config.faults.drift, self.drift);
         let switch =
             |field: &mut bool, value: Option<Switch>| *field = value.map_or(*field, Switch::on);
         switch(&mut config.renew, self.renew);
@@ -167,13 +207,8 @@ impl Cli {
         switch(&mut config.faults.crash, self.crash);
         switch(&mut config.faults.pause, self.pause);
         switch(&mut config.faults.lost_replies, self.lost_replies);
-        config.validate().map_err(|e| e.to_string())?;
-        let protocols = if self.protocol.is_empty() {
-            preset.protocols.to_vec()
-        } else {
-            self.protocol.clone()
-        };
-        Ok((config, protocols))
+        switch(&mut config.faults.renew_failures, self.renew_failures);
+        config
     }
 
     fn options(&self) -> Result<RunOptions, String> {
@@ -226,17 +261,16 @@ impl ProgressPrinter {
     }
 }
 
-fn run(cli: &Cli, config: Config, protocols: &[Protocol]) -> Result<Vec<CheckResult>, String> {
+fn run(cli: &Cli, configs: &[Config]) -> Result<Vec<CheckResult>, String> {
     let options = cli.options()?;
     let mut printer = ProgressPrinter {
         last: Instant::now(),
         enabled: !(cli.json || cli.quiet),
     };
     let mut results = Vec::new();
-    for &protocol in protocols {
-        let config = Config { protocol, ..config };
+    for config in configs {
         let mut progress = |p: Progress<'_>| printer.report(p);
-        results.extend(check_all(&config, &options, &mut progress).map_err(|e| e.to_string())?);
+        results.extend(check_all(config, &options, &mut progress).map_err(|e| e.to_string())?);
     }
     Ok(results)
 }
@@ -246,34 +280,37 @@ fn explore(config: Config, address: &str) -> ExitCode {
     if let Err(e) = std::net::TcpListener::bind(address) {
         return usage_error(&format!("cannot listen on {address}: {e}"));
     }
-    let model = match LeaseModel::new(config) {
-        Ok(model) => model,
-        Err(e) => return usage_error(&e.to_string()),
+    let served = if config.protocol.is_holder() {
+        HolderModel::new(config).map(|model| serve(model, config.protocol, address))
+    } else {
+        LeaseModel::new(config).map(|model| serve(model, config.protocol, address))
     };
-    eprintln!(
-        "Explorer for {} on http://{address}/ (Ctrl-C to stop)",
-        config.protocol
-    );
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => usage_error(&e.to_string()),
+    }
+}
+
+fn serve<M>(model: M, protocol: Protocol, address: &str)
+where
+    M: Model + Send + Sync + 'static,
+    M::Action: std::fmt::Debug + Send + Sync + Clone + PartialEq,
+    M::State: std::fmt::Debug + std::hash::Hash + Send + Sync + Clone + PartialEq,
+{
+    eprintln!("Explorer for {protocol} on http://{address}/ (Ctrl-C to stop)");
     let _checker = model.checker().serve(address);
-    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (config, protocols) = match cli.plan() {
+    let configs = match cli.plan() {
         Ok(plan) => plan,
         Err(message) => return usage_error(&message),
     };
     if let Some(address) = &cli.explore {
-        return explore(
-            Config {
-                protocol: protocols[0],
-                ..config
-            },
-            address,
-        );
+        return explore(configs[0], address);
     }
-    let results = match run(&cli, config, &protocols) {
+    let results = match run(&cli, &configs) {
         Ok(results) => results,
         Err(message) => return usage_error(&message),
     };
