@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use leasehold_contract::Evict;
+use leasehold_contract::wait::Line;
 use leasehold_core::{ResourceName, Timestamp};
 use rusqlite::{Connection, named_params};
 
@@ -58,7 +59,7 @@ impl<S: Seam> SqliteStore<S> {
         let resource = ResourceName::new(resource)?;
         let (evicted, _) =
             self.run_now(Statement::Evict, |c, now| evict(c, &resource, now).map(Ok))?;
-        self.turns.notify(resource.as_str());
+        self.lines.notify(resource.as_str());
         Ok(match evicted {
             Some(row) => Evict::Evicted(row.into_holder()?),
             None => Evict::NotHeld,

@@ -89,6 +89,7 @@ mod admin;
 mod contract;
 mod error;
 mod fence;
+mod line;
 mod lock_wait;
 mod options;
 mod read;

@@ -4,6 +4,7 @@
 use std::borrow::Borrow;
 
 use leasehold_contract::rounds::{self, MAX_ROUNDS};
+use leasehold_contract::wait::Line;
 use leasehold_contract::{Lease, Release};
 use leasehold_core::{FencingToken, ResourceName, Timestamp};
 use rusqlite::{Connection, named_params};
@@ -68,8 +69,9 @@ impl<S: Seam> SqliteStore<S> {
         token: FencingToken,
     ) -> Result<Release, Error> {
         let released = self.release_row(resource, token);
-        // Whatever the answer, the lease may be free now: this store's waiters try again.
-        self.turns.notify(resource.as_str());
+        // Whatever the answer, the lease may be free now: the front waiter, in whichever
+        // process, tries again. After the statement, so that it finds the lease free.
+        self.lines.notify(resource.as_str());
         released
     }
 

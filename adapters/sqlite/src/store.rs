@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use leasehold_contract::wait::Turns;
 use leasehold_contract::{Clock, Lease, RequestIds, StoreId};
 use leasehold_core::{DecideError, RequestId, Timestamp, check_clock};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::error::Error;
+use crate::line::Lines;
 use crate::lock_wait::LockWait;
 use crate::options::Options;
 use crate::seam::{Direct, Seam, Statement};
@@ -40,7 +40,8 @@ pub struct SqliteStore<S: Seam = Direct> {
     busy_timeout: Duration,
     request_ids: RequestIds,
     store_id: StoreId,
-    pub(crate) turns: Turns,
+    /// The lines of waiting acquires, shared with every process of the database where possible.
+    pub(crate) lines: Lines,
 }
 
 // The store is shared between threads; this fails to compile if a field ever stops allowing it.
@@ -122,6 +123,7 @@ impl<S: Seam> SqliteStore<S> {
         // No busy handler: a statement that cannot take the write lock fails at once, having done
         // nothing, and the store waits and retries with a fresh clock reading (see `lock_wait`).
         conn.busy_timeout(Duration::ZERO)?;
+        let (shared_line, line_capacity) = (options.shared_line, options.line_capacity);
         let mut store = Self {
             conn: Mutex::new(conn),
             clock: options.clock,
@@ -131,9 +133,14 @@ impl<S: Seam> SqliteStore<S> {
             request_ids: RequestIds::new().map_err(Error::Random)?,
             // Set from the database below, before anyone can see the store.
             store_id: StoreId::from_u64(0),
-            turns: Turns::default(),
+            lines: Lines::new(None, line_capacity),
         };
         store.store_id = store.prepare(durability)?;
+        // The file exists now: its absolute path names the lines every process shares.
+        if shared_line && !store.path.as_os_str().is_empty() {
+            let database = std::fs::canonicalize(&store.path).ok();
+            store.lines = Lines::new(database.as_deref(), line_capacity);
+        }
         Ok(store)
     }
 

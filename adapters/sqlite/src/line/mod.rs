@@ -1,0 +1,113 @@
+//! [`Lines`]: the waiters of every process that opened the database, one line per resource,
+//! woken when a lease may have become free.
+//!
+//! A waiting acquire ([`SqliteStore::acquire_until`](crate::SqliteStore::acquire_until)) stands
+//! in its resource's line: only the front waiter tries the database, a release or eviction by
+//! any store of the database wakes it at once, and a waiter that asks again joins the back. The
+//! line is a directory beside the database (`<database>-lines/`, see [`shared`]); where it
+//! cannot be used (no file name, a directory that cannot be written, a full line, not Linux)
+//! a waiter stands in the store's own line of threads ([`Turns`]) and polls, as before.
+//!
+//! The line never grants: every grant is the acquire statement's decision. It only decides who
+//! tries and when, so a mistake here costs fairness or time, never exclusion.
+
+#[cfg(target_os = "linux")]
+mod shared;
+#[cfg(not(target_os = "linux"))]
+#[path = "unsupported.rs"]
+mod shared;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use leasehold_contract::wait::{Line, Place, Turn, Turns};
+
+use shared::{SharedLines, SharedPlace};
+
+/// The most waiters one resource's line holds; later ones wait in the store's [`Turns`] and
+/// poll. It bounds what a release reads to find the front.
+pub(crate) const CAPACITY: usize = 64;
+
+/// Where a store's waiters stand in line.
+#[derive(Debug)]
+pub(crate) struct Lines {
+    /// The line shared with every process, when the database has one.
+    shared: Option<SharedLines>,
+    /// The line of this store's threads that could not join the shared one.
+    turns: Turns,
+}
+
+impl Lines {
+    /// The lines of the database at `database` (an absolute path; `None`: only this store's
+    /// threads), holding at most `capacity` waiters per resource.
+    pub(crate) fn new(database: Option<&Path>, capacity: usize) -> Self {
+        Self {
+            shared: database.and_then(|path| SharedLines::new(path, capacity)),
+            turns: Turns::default(),
+        }
+    }
+
+    /// Whether a waiter of another process or thread is in `resource`'s line: then a new waiter
+    /// joins the back instead of trying first.
+    pub(crate) fn waiting(&self, resource: &str) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.waiting(resource))
+    }
+
+}
+
+impl Line for Lines {
+    type Place<'a> = LinePlace<'a>;
+
+    fn join<'a>(&'a self, resource: &'a str) -> LinePlace<'a> {
+        match self.shared.as_ref().and_then(|s| s.join(resource)) {
+            Some(place) => LinePlace::Shared(place),
+            None => LinePlace::Local(self.turns.join(resource)),
+        }
+    }
+
+    fn notify(&self, resource: &str) {
+        self.turns.notify(resource);
+        if let Some(shared) = &self.shared {
+            shared.notify(resource);
+        }
+    }
+}
+
+/// A waiter's place: in the shared line, or in the store's own.
+#[derive(Debug)]
+pub(crate) enum LinePlace<'a> {
+    /// In the line shared between processes.
+    Shared(SharedPlace<'a>),
+    /// In this store's line of threads, polling.
+    Local(Turn<'a>),
+}
+
+impl Place for LinePlace<'_> {
+    fn wait_for_turn(&mut self, deadline: Option<Instant>) -> bool {
+        match self {
+            Self::Shared(p) => p.wait_for_turn(deadline),
+            Self::Local(p) => Place::wait_for_turn(p, deadline),
+        }
+    }
+
+    fn mark(&mut self) {
+        match self {
+            Self::Shared(p) => p.mark(),
+            Self::Local(p) => Place::mark(p),
+        }
+    }
+
+    fn pause(&mut self, pause: Duration) {
+        match self {
+            Self::Shared(p) => p.pause(pause),
+            Self::Local(p) => Place::pause(p, pause),
+        }
+    }
+
+    fn granted(&mut self) {
+        match self {
+            Self::Shared(p) => p.granted(),
+            Self::Local(p) => Place::granted(p),
+        }
+    }
+}

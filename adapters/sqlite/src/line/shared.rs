@@ -1,0 +1,319 @@
+//! The line shared between processes (Linux): a directory per resource beside the database, one
+//! file per waiter named by its arrival ticket, and one datagram socket per waiter to wake it.
+//!
+//! - **Layout.** `<database>-lines/<128-bit FNV-1a hash of the resource, hex>/<ticket>`, where a
+//!   ticket is `<wall clock, ns, 20 digits>-<store nonce, 16 hex>-<counter, 8 hex>`: names sort
+//!   in arrival order, and the smallest is the front. (Two waiters whose clock readings tie are
+//!   ordered by nonce; a wall clock stepped back lets a later waiter in ahead — fairness, never
+//!   exclusion.)
+//! - **Wake-up.** A waiter's socket has the Linux abstract address
+//!   `leasehold-line/<nonce>-<counter>`: no file, gone when its process dies. Waking is one
+//!   datagram to the front's socket; a datagram sent before the waiter blocks stays queued in
+//!   its socket, so a wake-up that arrives between an attempt and the pause after it ends that
+//!   pause at once.
+//! - **Liveness.** A waiter holds an exclusive `flock` on its file for as long as it is in line.
+//!   Whoever finds a file whose lock it can take (its process died) removes it. A file is created
+//!   and locked under a dot-name, then renamed into place, so that no live waiter's file is ever
+//!   seen unlocked.
+//! - **Leaving.** A waiter removes its file; unless it leaves with a grant, it wakes the new
+//!   front (a lease just granted is held, and its release will wake the front). The last one out
+//!   removes the directory, so that a release on a resource nobody waits for costs one failed
+//!   directory open.
+
+use std::fs::{self, File, TryLockError};
+use std::io::{self, ErrorKind};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Appended to the database's path to name the lines' directory.
+const SUFFIX: &str = "-lines";
+/// How long a waiter behind the front waits to be handed the turn before it checks whether the
+/// front's process is still alive: it bounds how long a killed waiter can hold up the line.
+const CHECK: Duration = Duration::from_millis(50);
+/// Attempts to create a waiter's file while last-out waiters remove the directory.
+const CREATE_TRIES: usize = 8;
+
+/// The shared lines of one database, as one store sees them.
+#[derive(Debug)]
+pub(crate) struct SharedLines {
+    root: PathBuf,
+    /// Random per store: with the counter, it names this store's waiters uniquely on the host.
+    nonce: u64,
+    counter: AtomicU32,
+    capacity: usize,
+    /// Sends wake-ups; never blocks (a full socket already has wake-ups waiting).
+    sender: UnixDatagram,
+}
+
+impl SharedLines {
+    /// The lines of the database at `database`; `None` where wake-ups cannot be sent.
+    pub(crate) fn new(database: &Path, capacity: usize) -> Option<Self> {
+        let mut root = database.as_os_str().to_owned();
+        root.push(SUFFIX);
+        let sender = UnixDatagram::unbound().ok()?;
+        sender.set_nonblocking(true).ok()?;
+        Some(Self {
+            root: root.into(),
+            nonce: getrandom::u64().ok()?,
+            counter: AtomicU32::new(0),
+            capacity,
+            sender,
+        })
+    }
+
+    fn dir(&self, resource: &str) -> PathBuf {
+        self.root
+            .join(format!("{:032x}", fnv1a_128(resource.as_bytes())))
+    }
+
+    /// Whether anyone is in `resource`'s line (possibly a dead waiter not yet cleared).
+    pub(crate) fn waiting(&self, resource: &str) -> bool {
+        fs::read_dir(self.dir(resource)).is_ok_and(|mut entries| {
+            entries.any(|e| e.is_ok_and(|e| !e.file_name().as_encoded_bytes().starts_with(b".")))
+        })
+    }
+
+    /// A place at the back of `resource`'s line; `None` when the line is full or cannot be
+    /// joined (the caller then waits without it).
+    pub(crate) fn join(&self, resource: &str) -> Option<SharedPlace<'_>> {
+        let dir = self.dir(resource);
+        if tickets(&dir).len() >= self.capacity {
+            return None;
+        }
+        let counter = self.counter.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{:016x}-{counter:08x}", self.nonce);
+        let socket = UnixDatagram::bind_addr(&address(&id)?).ok()?;
+        let ticket = format!("{:020}-{id}", since_epoch_ns());
+        let file = register(&dir, &ticket).ok()?;
+        Some(SharedPlace {
+            lines: self,
+            dir,
+            ticket,
+            _file: file,
+            socket,
+            granted: false,
+            probed: false,
+        })
+    }
+
+    /// Wakes `resource`'s front waiter, clearing dead waiters ahead of it.
+    pub(crate) fn notify(&self, resource: &str) {
+        wake_front(&self.sender, &self.dir(resource));
+    }
+}
+
+/// A waiter's place in a shared line; dropping it leaves the line.
+#[derive(Debug)]
+pub(crate) struct SharedPlace<'a> {
+    lines: &'a SharedLines,
+    dir: PathBuf,
+    ticket: String,
+    /// Its `flock` says this waiter is alive; closed (unlocked) after the file is removed.
+    _file: File,
+    socket: UnixDatagram,
+    granted: bool,
+    /// Whether the front was checked for liveness on joining.
+    probed: bool,
+}
+
+impl SharedPlace<'_> {
+    /// Waits until this waiter is the front (`true`) or `deadline` passes (`false`).
+    pub(crate) fn wait_for_turn(&mut self, deadline: Option<Instant>) -> bool {
+        loop {
+            let tickets = tickets(&self.dir);
+            // A waiter whose file was removed (by hand, or a line it cannot read) tries as if it
+            // were the front: it falls back to polling rather than waiting for a turn.
+            let Some(front) = tickets.first() else {
+                return true;
+            };
+            if *front == self.ticket || !tickets.contains(&self.ticket) {
+                return true;
+            }
+            let left = deadline.map_or(CHECK, |d| d.saturating_duration_since(Instant::now()));
+            if left.is_zero() {
+                return false;
+            }
+            if !self.probed {
+                // A front left by a killed process is cleared now rather than after a check.
+                self.probed = true;
+                if remove_if_dead(&self.dir, front) {
+                    continue;
+                }
+            }
+            if !self.receive(left.min(CHECK)) {
+                // Not handed the turn in time: the front's process may have died.
+                remove_if_dead(&self.dir, front);
+            }
+        }
+    }
+
+    /// Empties the socket: only wake-ups sent after this end the next pause.
+    pub(crate) fn mark(&mut self) {
+        if self.socket.set_nonblocking(true).is_ok() {
+            while self.socket.recv(&mut [0; 8]).is_ok() {}
+            let _ = self.socket.set_nonblocking(false);
+        }
+    }
+
+    /// Waits for a wake-up, at most `pause`.
+    pub(crate) fn pause(&mut self, pause: Duration) {
+        self.receive(pause);
+    }
+
+    /// The wait ends with a grant: leaving wakes nobody.
+    pub(crate) fn granted(&mut self) {
+        self.granted = true;
+    }
+
+    /// Waits for one datagram, at most `timeout`; `true` when one came.
+    fn receive(&self, timeout: Duration) -> bool {
+        if timeout.is_zero() {
+            return false;
+        }
+        let received = self
+            .socket
+            .set_read_timeout(Some(timeout))
+            .and_then(|()| self.socket.recv(&mut [0; 8]));
+        match received {
+            Ok(_) => true,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
+            Err(e) if e.kind() == ErrorKind::Interrupted => false,
+            // A socket that cannot wait must not turn the caller's wait into a spin.
+            Err(_) => {
+                thread::sleep(timeout);
+                false
+            }
+        }
+    }
+}
+
+impl Drop for SharedPlace<'_> {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(self.dir.join(&self.ticket));
+        if !self.granted {
+            wake_front(&self.lines.sender, &self.dir);
+        }
+        // Fails while others are in line, as it should.
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+/// The tickets in `dir`, front first; none when it cannot be read.
+fn tickets(dir: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut tickets: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    tickets.sort_unstable();
+    tickets
+}
+
+/// Creates `dir/ticket`, locked, via a dot-name so that it is never seen unlocked.
+fn register(dir: &Path, ticket: &str) -> io::Result<File> {
+    let temporary = dir.join(format!(".{ticket}"));
+    for _ in 0..CREATE_TRIES {
+        fs::create_dir_all(dir)?;
+        let file = match File::create_new(&temporary) {
+            Ok(file) => file,
+            // The last waiter out removed the directory in between: create it again.
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let placed = file
+            .lock()
+            .and_then(|()| fs::rename(&temporary, dir.join(ticket)));
+        return match placed {
+            Ok(()) => Ok(file),
+            Err(e) => {
+                let _ = fs::remove_file(&temporary);
+                Err(e)
+            }
+        };
+    }
+    Err(io::Error::other("the line's directory kept disappearing"))
+}
+
+/// Wakes the front of the line in `dir`, removing dead waiters ahead of it.
+fn wake_front(sender: &UnixDatagram, dir: &Path) {
+    for ticket in tickets(dir) {
+        if wake(sender, &ticket) || !remove_if_dead(dir, &ticket) {
+            // Woken; or alive but out of reach (another network namespace): it polls.
+            return;
+        }
+    }
+}
+
+/// Sends one wake-up to `ticket`'s socket; `false` when there is no such socket.
+fn wake(sender: &UnixDatagram, ticket: &str) -> bool {
+    let Some(address) = ticket.split_once('-').and_then(|(_, id)| address(id)) else {
+        return false;
+    };
+    match sender.send_to_addr(&[1], &address) {
+        // A full socket already has wake-ups waiting.
+        Ok(_) => true,
+        Err(e) => e.kind() == ErrorKind::WouldBlock,
+    }
+}
+
+/// Removes `dir/ticket` if its waiter's process is gone; `true` when it was gone (or had left).
+fn remove_if_dead(dir: &Path, ticket: &str) -> bool {
+    let path = dir.join(ticket);
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) => return e.kind() == ErrorKind::NotFound,
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = fs::remove_file(&path);
+            true
+        }
+        Err(TryLockError::WouldBlock | TryLockError::Error(_)) => false,
+    }
+}
+
+fn address(id: &str) -> Option<SocketAddr> {
+    SocketAddr::from_abstract_name(format!("leasehold-line/{id}")).ok()
+}
+
+/// Nanoseconds since the Unix epoch on the wall clock, the one clock every process of the host
+/// reads alike (0 before 1970).
+fn since_epoch_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// FNV-1a, 128 bits: a hash every process and every build computes alike (std's hashers promise
+/// neither), wide enough that two resources never share a line in practice.
+fn fnv1a_128(bytes: &[u8]) -> u128 {
+    const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+    bytes
+        .iter()
+        .fold(OFFSET, |hash, &b| (hash ^ u128::from(b)).wrapping_mul(PRIME))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_128_matches_the_reference_values() {
+        assert_eq!(fnv1a_128(b""), 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d);
+        assert_eq!(fnv1a_128(b"a"), 0xd228_cb69_6f1a_8caf_7891_2b70_4e4a_8964);
+    }
+
+    #[test]
+    fn tickets_sort_in_arrival_order() {
+        let early = format!("{:020}-{:016x}-{:08x}", 999_u64, u64::MAX, 7);
+        let late = format!("{:020}-{:016x}-{:08x}", 1_000_u64, 0, 0);
+        assert!(early < late);
+    }
+}
