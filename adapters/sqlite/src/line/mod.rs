@@ -52,7 +52,6 @@ impl Lines {
     pub(crate) fn waiting(&self, resource: &str) -> bool {
         self.shared.as_ref().is_some_and(|s| s.waiting(resource))
     }
-
 }
 
 impl Line for Lines {

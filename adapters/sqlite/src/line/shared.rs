@@ -81,28 +81,41 @@ impl SharedLines {
     /// joined (the caller then waits without it).
     pub(crate) fn join(&self, resource: &str) -> Option<SharedPlace<'_>> {
         let dir = self.dir(resource);
-        if tickets(&dir).len() >= self.capacity {
-            return None;
-        }
         let counter = self.counter.fetch_add(1, Ordering::Relaxed);
         let id = format!("{:016x}-{counter:08x}", self.nonce);
         let socket = UnixDatagram::bind_addr(&address(&id)?).ok()?;
         let ticket = format!("{:020}-{id}", since_epoch_ns());
         let file = register(&dir, &ticket).ok()?;
-        Some(SharedPlace {
+        let mut place = SharedPlace {
             lines: self,
             dir,
             ticket,
             _file: file,
             socket,
             granted: false,
-            probed: false,
-        })
+            front: false,
+        };
+        // Counted after joining, so that one listing serves both the count and the first look
+        // for the front; a waiter over the capacity leaves again (its drop wakes nobody new:
+        // it was not the front).
+        let ahead = place.look();
+        if ahead.len() > self.capacity {
+            place.granted = true;
+            return None;
+        }
+        place.check_front(&ahead);
+        Some(place)
     }
 
     /// Wakes `resource`'s front waiter, clearing dead waiters ahead of it.
     pub(crate) fn notify(&self, resource: &str) {
-        wake_front(&self.sender, &self.dir(resource));
+        if wake_front(&self.sender, &self.dir(resource)) {
+            // Lets the woken waiter run before the caller goes on: on a busy machine the caller
+            // (often about to ask for the lease again) would otherwise keep the CPU the waiter
+            // needs, and every hand-over would wait for the caller's next block. Measured on
+            // 8 processes, 2 cores: hand-over p99 0.4 ms with it, 2-3.5 ms without.
+            thread::yield_now();
+        }
     }
 }
 
@@ -116,38 +129,50 @@ pub(crate) struct SharedPlace<'a> {
     _file: File,
     socket: UnixDatagram,
     granted: bool,
-    /// Whether the front was checked for liveness on joining.
-    probed: bool,
+    /// Whether this waiter is known to be the front. Once the front, a waiter stays the front
+    /// until it leaves (only a waiter with a smaller ticket could get ahead, and tickets are
+    /// taken in time order), so it does not look again.
+    front: bool,
 }
 
 impl SharedPlace<'_> {
     /// Waits until this waiter is the front (`true`) or `deadline` passes (`false`).
     pub(crate) fn wait_for_turn(&mut self, deadline: Option<Instant>) -> bool {
-        loop {
-            let tickets = tickets(&self.dir);
-            // A waiter whose file was removed (by hand, or a line it cannot read) tries as if it
-            // were the front: it falls back to polling rather than waiting for a turn.
-            let Some(front) = tickets.first() else {
-                return true;
-            };
-            if *front == self.ticket || !tickets.contains(&self.ticket) {
-                return true;
-            }
+        while !self.front {
             let left = deadline.map_or(CHECK, |d| d.saturating_duration_since(Instant::now()));
             if left.is_zero() {
                 return false;
             }
-            if !self.probed {
-                // A front left by a killed process is cleared now rather than after a check.
-                self.probed = true;
-                if remove_if_dead(&self.dir, front) {
-                    continue;
+            if self.receive(left.min(CHECK)) {
+                // Only the front is ever woken: whoever sent this found this waiter first in
+                // line.
+                self.front = true;
+            } else {
+                // Not handed the turn in time: the front's process may have died (its ticket
+                // is older than this wait, so `check_front` tests it).
+                self.check_front(&self.look());
+            }
+        }
+        true
+    }
+
+    /// The tickets in line now, front first.
+    fn look(&self) -> Vec<String> {
+        tickets(&self.dir)
+    }
+
+    /// Notes whether `tickets` put this waiter at the front. A waiter whose file is gone (removed
+    /// by hand, or a line it cannot read) counts as the front: it falls back to polling rather
+    /// than waiting for a turn nobody will hand it. A front whose ticket is older than a check
+    /// is tested for liveness at once, so a line left by a killed waiter is cleared on joining.
+    fn check_front(&mut self, tickets: &[String]) {
+        match tickets.first() {
+            Some(front) if *front != self.ticket && tickets.contains(&self.ticket) => {
+                if is_old(front) && remove_if_dead(&self.dir, front) {
+                    self.check_front(&self.look());
                 }
             }
-            if !self.receive(left.min(CHECK)) {
-                // Not handed the turn in time: the front's process may have died.
-                remove_if_dead(&self.dir, front);
-            }
+            _ => self.front = true,
         }
     }
 
@@ -219,11 +244,13 @@ fn tickets(dir: &Path) -> Vec<String> {
 fn register(dir: &Path, ticket: &str) -> io::Result<File> {
     let temporary = dir.join(format!(".{ticket}"));
     for _ in 0..CREATE_TRIES {
-        fs::create_dir_all(dir)?;
         let file = match File::create_new(&temporary) {
             Ok(file) => file,
-            // The last waiter out removed the directory in between: create it again.
-            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            // No line yet, or the last waiter out just removed it: create it.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                fs::create_dir_all(dir)?;
+                continue;
+            }
             Err(e) => return Err(e),
         };
         let placed = file
@@ -241,13 +268,17 @@ fn register(dir: &Path, ticket: &str) -> io::Result<File> {
 }
 
 /// Wakes the front of the line in `dir`, removing dead waiters ahead of it.
-fn wake_front(sender: &UnixDatagram, dir: &Path) {
+fn wake_front(sender: &UnixDatagram, dir: &Path) -> bool {
     for ticket in tickets(dir) {
-        if wake(sender, &ticket) || !remove_if_dead(dir, &ticket) {
-            // Woken; or alive but out of reach (another network namespace): it polls.
-            return;
+        if wake(sender, &ticket) {
+            return true;
+        }
+        if !remove_if_dead(dir, &ticket) {
+            // Alive but out of reach (another network namespace): it polls.
+            return false;
         }
     }
+    false
 }
 
 /// Sends one wake-up to `ticket`'s socket; `false` when there is no such socket.
@@ -278,6 +309,16 @@ fn remove_if_dead(dir: &Path, ticket: &str) -> bool {
     }
 }
 
+/// Whether `ticket` was taken more than a [`CHECK`] ago.
+fn is_old(ticket: &str) -> bool {
+    let taken = ticket
+        .split_once('-')
+        .and_then(|(ns, _)| ns.parse::<u64>().ok())
+        .unwrap_or(0);
+    let age = since_epoch_ns().saturating_sub(taken);
+    u128::from(age) > CHECK.as_nanos()
+}
+
 fn address(id: &str) -> Option<SocketAddr> {
     SocketAddr::from_abstract_name(format!("leasehold-line/{id}")).ok()
 }
@@ -295,9 +336,9 @@ fn since_epoch_ns() -> u64 {
 fn fnv1a_128(bytes: &[u8]) -> u128 {
     const OFFSET: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
     const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
-    bytes
-        .iter()
-        .fold(OFFSET, |hash, &b| (hash ^ u128::from(b)).wrapping_mul(PRIME))
+    bytes.iter().fold(OFFSET, |hash, &b| {
+        (hash ^ u128::from(b)).wrapping_mul(PRIME)
+    })
 }
 
 #[cfg(test)]

