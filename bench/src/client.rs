@@ -95,7 +95,7 @@ impl<L: Locker> Client<'_, L> {
     pub fn run(mut self, deadline: Instant) -> Result<ClientResult, BenchError> {
         let started = Instant::now();
         let mut result = ClientResult::default();
-        if self.style == Style::Mixed {
+        if self.style.mixes() {
             crate::mixed::run(&mut self, deadline, &mut result)?;
         } else if self.style.holds() {
             self.run_holding(deadline, &mut result)?;

@@ -121,7 +121,8 @@ pub fn grid() -> Vec<Scenario> {
 
 /// The waiting scenarios of issue 14, per durability: one process and eight on one hot
 /// resource holding each lease 200 µs, with the shared line and without it (the negative
-/// control); 1, 6 and 8 processes sending single operations on two resources.
+/// control); 1, 6 and 8 processes sending single operations on two resources, and 8 without the
+/// line for the write lock (its negative control).
 fn waiting(durability: Durability) -> Vec<Scenario> {
     let store = Contender::SqliteStore;
     let procs = |n| (Runner::Processes, n);
@@ -132,5 +133,6 @@ fn waiting(durability: Durability) -> Vec<Scenario> {
         scenario(store, durability, procs(1), 2, Style::Mixed),
         scenario(store, durability, procs(6), 2, Style::Mixed),
         scenario(store, durability, procs(8), 2, Style::Mixed),
+        scenario(store, durability, procs(8), 2, Style::MixedPolling),
     ]
 }

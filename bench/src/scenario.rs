@@ -38,6 +38,9 @@ pub enum Style {
     /// A mix of single operations on 2 resources — `try_acquire`, `release`, `holder`,
     /// `evict` — each timed on its own. Store only.
     Mixed,
+    /// [`Style::Mixed`] through stores opened `without_shared_line`: a write that finds the
+    /// write lock taken waits blind (the negative control). Store only.
+    MixedPolling,
 }
 
 /// How long a [`Style::Hold`] client holds each lease (a sleep, so a little more in fact).
@@ -48,6 +51,18 @@ impl Style {
     #[must_use]
     pub fn waits(self) -> bool {
         matches!(self, Self::Wait | Self::Hold | Self::HoldPolling)
+    }
+
+    /// Whether clients send single operations ([`Style::Mixed`]).
+    #[must_use]
+    pub fn mixes(self) -> bool {
+        matches!(self, Self::Mixed | Self::MixedPolling)
+    }
+
+    /// Whether the store is opened without the line shared between processes.
+    #[must_use]
+    pub fn polls(self) -> bool {
+        matches!(self, Self::HoldPolling | Self::MixedPolling)
     }
 
     /// Whether clients hold each lease [`HOLD`] and log when they held it.
@@ -63,6 +78,7 @@ impl Style {
             Self::Hold => "hold",
             Self::HoldPolling => "hold-polling",
             Self::Mixed => "mixed",
+            Self::MixedPolling => "mixed-polling",
         }
     }
 }

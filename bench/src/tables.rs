@@ -204,14 +204,19 @@ pub fn holding(report: &Report) -> String {
 #[must_use]
 pub fn mixed(report: &Report) -> String {
     let mut out = String::from(
-        "| durability | clients | operations/s | operation | p50 µs | p99 µs | max µs | p99 ÷ p50 | busy errors |\n\
-|---|---|---:|---|---:|---:|---:|---:|---:|\n",
+        "| durability | clients | write line | operations/s | operation | p50 µs | p99 µs | max µs | p99 ÷ p50 | busy errors |\n\
+|---|---|---|---:|---|---:|---:|---:|---:|---:|\n",
     );
-    for s in report.select(|s| s.scenario.style == Style::Mixed) {
+    for s in report.select(|s| s.scenario.style.mixes()) {
+        let line = if s.scenario.style == Style::Mixed {
+            "shared"
+        } else {
+            "none (blind)"
+        };
         for (name, l) in &s.operations {
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} | {name} | {:.1} | {:.1} | {:.0} | {:.1} | {} |",
+                "| {} | {} | {line} | {:.0} | {name} | {:.1} | {:.1} | {:.0} | {:.1} | {} |",
                 s.scenario.durability.name(),
                 clients(s),
                 s.cycles_per_second,

@@ -14,7 +14,7 @@ use crate::client::{Client, Witness, resource_names};
 use crate::contender::{self, WithLocker};
 use crate::error::BenchError;
 use crate::locker::Locker;
-use crate::scenario::{ClientResult, Scenario, Style};
+use crate::scenario::{ClientResult, Scenario};
 use crate::stores::Store;
 
 /// The line a worker prints once its contender is open.
@@ -57,7 +57,7 @@ pub fn serve(
     let scenario = &order.scenario;
     let label = scenario.label();
     let context = |e: BenchError| BenchError::Protocol(format!("{label}: {e}"));
-    let opened = if scenario.style == Style::HoldPolling {
+    let opened = if scenario.style.polls() {
         Store::open_polling(&order.database, scenario.durability).map(|store| visit.with(store))
     } else {
         contender::open(

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use leasehold_contract::Evict;
-use leasehold_contract::wait::Line;
 use leasehold_core::{ResourceName, Timestamp};
 use rusqlite::{Connection, named_params};
 
@@ -57,9 +56,10 @@ impl<S: Seam> SqliteStore<S> {
     /// [`Error::InvalidName`] (nothing written); storage errors.
     pub fn evict(&self, resource: &str) -> Result<Evict, Error> {
         let resource = ResourceName::new(resource)?;
-        let (evicted, _) =
-            self.run_now(Statement::Evict, |c, now| evict(c, &resource, now).map(Ok))?;
-        self.lines.notify(resource.as_str());
+        let freed = Some(resource.as_str());
+        let (evicted, _) = self.run_now_freeing(Statement::Evict, freed, |c, now| {
+            evict(c, &resource, now).map(Ok)
+        })?;
         Ok(match evicted {
             Some(row) => Evict::Evicted(row.into_holder()?),
             None => Evict::NotHeld,

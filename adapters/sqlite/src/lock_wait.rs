@@ -17,6 +17,8 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::line::{Lines, SharedPlace};
+
 /// Tries that only yield the CPU before the first sleep.
 const YIELDS: u32 = 4;
 /// The first sleep.
@@ -30,6 +32,8 @@ pub(crate) struct LockWait {
     /// `None`: a timeout too long to add to now, i.e. wait for as long as it takes.
     deadline: Option<Instant>,
     tries: u32,
+    /// The line for the write lock was full (or could not be joined): wait blind.
+    blind: bool,
 }
 
 impl LockWait {
@@ -39,23 +43,75 @@ impl LockWait {
         Self {
             deadline: Instant::now().checked_add(timeout),
             tries: 0,
+            blind: false,
         }
     }
 
     /// Pauses before the next try; `false` when the timeout has passed (give up).
     pub(crate) fn pause(&mut self) -> bool {
-        let left = self
-            .deadline
-            .map_or(MAX_SLEEP, |d| d.saturating_duration_since(Instant::now()));
-        if left.is_zero() {
+        let Some(left) = self.left() else {
             return false;
-        }
+        };
         match pause(self.tries) {
             None => thread::yield_now(),
             Some(pause) => thread::sleep(pause.min(left)),
         }
         self.tries = self.tries.saturating_add(1);
         true
+    }
+
+    /// Pauses before the next try in the line for the write lock (joining it once the first
+    /// yields did not do), where the writer that frees the lock wakes the front; without a line,
+    /// as [`LockWait::pause`]. `false` when the timeout has passed.
+    ///
+    /// A waiter that just joined tries again at once (the lock may have been freed before it
+    /// joined, and nobody would wake it for that); one behind others waits for its turn first,
+    /// and tries once out of turn when the timeout passes. The front sleeps the schedule's
+    /// sleep at most — the lock's holder may be a connection that wakes nobody — and is usually
+    /// woken sooner.
+    pub(crate) fn pause_in_line<'a>(
+        &mut self,
+        lines: &'a Lines,
+        place: &mut Option<SharedPlace<'a>>,
+    ) -> bool {
+        let Some(left) = self.left() else {
+            return false;
+        };
+        if let Some(place) = place {
+            let sleep = pause(self.tries.max(YIELDS)).unwrap_or(MAX_SLEEP);
+            place.pause(sleep.min(left));
+            self.tries = self.tries.saturating_add(1);
+            return true;
+        }
+        if self.tries < YIELDS || self.blind {
+            // Most waits end within a few yields (a write holds the lock for tens of
+            // microseconds without an fsync): joining costs more than it saves there.
+            return self.pause();
+        }
+        *place = lines.join_write();
+        match place {
+            Some(place) => {
+                place.wait_for_turn(self.deadline);
+                true
+            }
+            None => {
+                self.blind = true;
+                self.pause()
+            }
+        }
+    }
+
+    /// When the wait gives up (`None`: never).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The time left; `None` once the timeout has passed.
+    fn left(&self) -> Option<Duration> {
+        let left = self
+            .deadline
+            .map_or(MAX_SLEEP, |d| d.saturating_duration_since(Instant::now()));
+        (!left.is_zero()).then_some(left)
     }
 }
 

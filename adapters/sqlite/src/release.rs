@@ -4,7 +4,6 @@
 use std::borrow::Borrow;
 
 use leasehold_contract::rounds::{self, MAX_ROUNDS};
-use leasehold_contract::wait::Line;
 use leasehold_contract::{Lease, Release};
 use leasehold_core::{FencingToken, ResourceName, Timestamp};
 use rusqlite::{Connection, named_params};
@@ -68,16 +67,15 @@ impl<S: Seam> SqliteStore<S> {
         resource: &ResourceName,
         token: FencingToken,
     ) -> Result<Release, Error> {
-        let released = self.release_row(resource, token);
-        // Whatever the answer, the lease may be free now: the front waiter, in whichever
-        // process, tries again. After the statement, so that it finds the lease free.
-        self.lines.notify(resource.as_str());
-        released
+        // Whatever the answer, the lease may be free now: after each release statement the
+        // front waiter, in whichever process, is woken (`run_now_freeing`).
+        self.release_row(resource, token)
     }
 
     fn release_row(&self, resource: &ResourceName, token: FencingToken) -> Result<Release, Error> {
         for _ in 0..MAX_ROUNDS {
-            let (status, now) = self.run_now(Statement::Release, |c, now| {
+            let freed = Some(resource.as_str());
+            let (status, now) = self.run_now_freeing(Statement::Release, freed, |c, now| {
                 release(c, resource, token, now).map(Ok)
             })?;
             match status.map(row::status) {

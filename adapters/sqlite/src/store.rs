@@ -184,7 +184,7 @@ impl<S: Seam> SqliteStore<S> {
         statement: Statement,
         mut f: impl FnMut(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, Error> {
-        self.run_waiting(statement, |conn| f(conn).map(Ok))
+        self.run_waiting(statement, None, |conn| f(conn).map(Ok))
     }
 
     /// Runs one statement at `now`: the clock is read once the store holds its connection,
@@ -196,28 +196,63 @@ impl<S: Seam> SqliteStore<S> {
     pub(crate) fn run_now<T>(
         &self,
         statement: Statement,
+        f: impl FnMut(&mut Connection, Timestamp) -> rusqlite::Result<Result<T, Error>>,
+    ) -> Result<(T, Timestamp), Error> {
+        self.run_now_freeing(statement, None, f)
+    }
+
+    /// [`SqliteStore::run_now`] for a statement that may free `freed`'s lease (a release, an
+    /// eviction): once it has run, the front waiter for that lease is woken.
+    pub(crate) fn run_now_freeing<T>(
+        &self,
+        statement: Statement,
+        freed: Option<&str>,
         mut f: impl FnMut(&mut Connection, Timestamp) -> rusqlite::Result<Result<T, Error>>,
     ) -> Result<(T, Timestamp), Error> {
-        self.run_waiting(statement, |conn| match self.now() {
+        self.run_waiting(statement, freed, |conn| match self.now() {
             Ok(now) => Ok(f(conn, now)?.map(|t| (t, now))),
             Err(e) => Ok(Err(e)),
         })
     }
 
-    /// One seam call per attempt; a busy database is waited out until the busy timeout.
+    /// One seam call per attempt; a busy database is waited out until the busy timeout, in the
+    /// line for the write lock for a write. After a write, whoever waits is woken (see
+    /// `line`): the line for the write lock, and `freed`'s line.
     pub(crate) fn run_waiting<T>(
         &self,
         statement: Statement,
+        freed: Option<&str>,
         mut attempt: impl FnMut(&mut Connection) -> rusqlite::Result<Result<T, Error>>,
     ) -> Result<T, Error> {
+        let writes = statement.writes();
         let mut wait = LockWait::new(self.busy_timeout);
-        loop {
-            match self.seam.run(statement, || attempt(&mut self.lock())) {
-                Ok(result) => return result,
-                Err(e) if is_busy(&e) && wait.pause() => {}
-                Err(e) => return Err(classify(&self.path, statement, e)),
-            }
+        let mut place = if writes {
+            self.lines.defer_write()
+        } else {
+            None
+        };
+        if let Some(place) = &mut place {
+            place.wait_for_turn(wait.deadline());
         }
+        let outcome = loop {
+            if let Some(place) = &mut place {
+                place.mark();
+            }
+            match self.seam.run(statement, || attempt(&mut self.lock())) {
+                Ok(result) => break result,
+                Err(e) if is_busy(&e) && writes && wait.pause_in_line(&self.lines, &mut place) => {}
+                Err(e) if is_busy(&e) && !writes && wait.pause() => {}
+                Err(e) => break Err(classify(&self.path, statement, e)),
+            }
+        };
+        if let Some(mut place) = place {
+            // Leaves without waking: the wake below, after the statement, is the hand-over.
+            place.granted();
+        }
+        if writes {
+            self.lines.after_write(freed);
+        }
+        outcome
     }
 
     /// A wait for the write lock with this store's busy timeout.

@@ -12,17 +12,21 @@
 //! tries and when, so a mistake here costs fairness or time, never exclusion.
 
 #[cfg(target_os = "linux")]
+mod occupancy;
+#[cfg(target_os = "linux")]
 mod shared;
 #[cfg(not(target_os = "linux"))]
 #[path = "unsupported.rs"]
 mod shared;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use leasehold_contract::wait::{Line, Place, Turn, Turns};
 
-use shared::{SharedLines, SharedPlace};
+use shared::SharedLines;
+pub(crate) use shared::SharedPlace;
 
 /// The most waiters one resource's line holds; later ones wait in the store's [`Turns`] and
 /// poll. It bounds what a release reads to find the front.
@@ -35,6 +39,9 @@ pub(crate) struct Lines {
     shared: Option<SharedLines>,
     /// The line of this store's threads that could not join the shared one.
     turns: Turns,
+    /// Whether this store's last write found waiters: its next write looks at the line for the
+    /// write lock before trying, and joins it rather than overtake it.
+    contended: AtomicBool,
 }
 
 impl Lines {
@@ -44,6 +51,7 @@ impl Lines {
         Self {
             shared: database.and_then(|path| SharedLines::new(path, capacity)),
             turns: Turns::default(),
+            contended: AtomicBool::new(false),
         }
     }
 
@@ -51,6 +59,36 @@ impl Lines {
     /// joins the back instead of trying first.
     pub(crate) fn waiting(&self, resource: &str) -> bool {
         self.shared.as_ref().is_some_and(|s| s.waiting(resource))
+    }
+
+    /// After every write statement, committed or not: wakes the front of the line for the write
+    /// lock and, for a release or eviction of `freed`, the front of that resource's line (in this
+    /// store's threads too). Costs an `flock` try on an open file when nobody waits.
+    pub(crate) fn after_write(&self, freed: Option<&str>) {
+        if let Some(resource) = freed {
+            self.turns.notify(resource);
+        }
+        if let Some(shared) = &self.shared {
+            let found = shared.after_write(freed);
+            self.contended.store(found, Ordering::Relaxed);
+        }
+    }
+
+    /// A place in the line for the write lock, for a write that found the lock taken; `None`
+    /// without a shared line (the write then waits blind, as `LockWait` says).
+    pub(crate) fn join_write(&self) -> Option<SharedPlace<'_>> {
+        self.shared.as_ref()?.join_write()
+    }
+
+    /// A place in the line for the write lock for a write about to start, when writers are
+    /// already waiting: it lets them go first instead of overtaking them. Only looked at when the
+    /// store's last write found waiters.
+    pub(crate) fn defer_write(&self) -> Option<SharedPlace<'_>> {
+        let shared = self.shared.as_ref()?;
+        if !self.contended.load(Ordering::Relaxed) || !shared.writers_waiting() {
+            return None;
+        }
+        shared.join_write()
     }
 }
 

@@ -29,8 +29,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::occupancy::{Occupancy, Occupant};
+
 /// Appended to the database's path to name the lines' directory.
 const SUFFIX: &str = "-lines";
+/// The occupancy file in the lines' directory ([`Occupancy`]).
+const OCCUPANCY: &str = "waiters";
+/// The line for SQLite's write lock (resource lines are named by 32 hex digits).
+const WRITE_LINE: &str = "write";
 /// How long a waiter behind the front waits to be handed the turn before it checks whether the
 /// front's process is still alive: it bounds how long a killed waiter can hold up the line.
 const CHECK: Duration = Duration::from_millis(50);
@@ -41,6 +47,7 @@ const CREATE_TRIES: usize = 8;
 #[derive(Debug)]
 pub(crate) struct SharedLines {
     root: PathBuf,
+    occupancy: Occupancy,
     /// Random per store: with the counter, it names this store's waiters uniquely on the host.
     nonce: u64,
     counter: AtomicU32,
@@ -54,10 +61,14 @@ impl SharedLines {
     pub(crate) fn new(database: &Path, capacity: usize) -> Option<Self> {
         let mut root = database.as_os_str().to_owned();
         root.push(SUFFIX);
+        let root = PathBuf::from(root);
+        fs::create_dir_all(&root).ok()?;
+        let occupancy = Occupancy::open(&root.join(OCCUPANCY)).ok()?;
         let sender = UnixDatagram::unbound().ok()?;
         sender.set_nonblocking(true).ok()?;
         Some(Self {
-            root: root.into(),
+            root,
+            occupancy,
             nonce: getrandom::u64().ok()?,
             counter: AtomicU32::new(0),
             capacity,
@@ -70,17 +81,34 @@ impl SharedLines {
             .join(format!("{:032x}", fnv1a_128(resource.as_bytes())))
     }
 
+    fn write_dir(&self) -> PathBuf {
+        self.root.join(WRITE_LINE)
+    }
+
     /// Whether anyone is in `resource`'s line (possibly a dead waiter not yet cleared).
     pub(crate) fn waiting(&self, resource: &str) -> bool {
-        fs::read_dir(self.dir(resource)).is_ok_and(|mut entries| {
-            entries.any(|e| e.is_ok_and(|e| !e.file_name().as_encoded_bytes().starts_with(b".")))
-        })
+        !self.occupancy.vacant() && any_ticket(&self.dir(resource))
+    }
+
+    /// Whether anyone is in the line for the write lock.
+    pub(crate) fn writers_waiting(&self) -> bool {
+        !self.occupancy.vacant() && any_ticket(&self.write_dir())
     }
 
     /// A place at the back of `resource`'s line; `None` when the line is full or cannot be
     /// joined (the caller then waits without it).
     pub(crate) fn join(&self, resource: &str) -> Option<SharedPlace<'_>> {
-        let dir = self.dir(resource);
+        self.join_dir(self.dir(resource))
+    }
+
+    /// A place at the back of the line for the write lock.
+    pub(crate) fn join_write(&self) -> Option<SharedPlace<'_>> {
+        self.join_dir(self.write_dir())
+    }
+
+    fn join_dir(&self, dir: PathBuf) -> Option<SharedPlace<'_>> {
+        // Before the file and the next try: see `Occupancy::enter`.
+        let occupant = self.occupancy.enter().ok()?;
         let counter = self.counter.fetch_add(1, Ordering::Relaxed);
         let id = format!("{:016x}-{counter:08x}", self.nonce);
         let socket = UnixDatagram::bind_addr(&address(&id)?).ok()?;
@@ -92,6 +120,7 @@ impl SharedLines {
             ticket,
             _file: file,
             socket,
+            _occupant: occupant,
             granted: false,
             front: false,
         };
@@ -107,9 +136,29 @@ impl SharedLines {
         Some(place)
     }
 
+    /// After a write statement: when anyone waits, wakes the front of the line for the write
+    /// lock and, for a release or eviction of `freed`, the front of its line. Returns whether
+    /// anyone waited.
+    pub(crate) fn after_write(&self, freed: Option<&str>) -> bool {
+        if self.occupancy.vacant() {
+            return false;
+        }
+        self.wake(&self.write_dir());
+        if let Some(resource) = freed {
+            self.wake(&self.dir(resource));
+        }
+        true
+    }
+
     /// Wakes `resource`'s front waiter, clearing dead waiters ahead of it.
     pub(crate) fn notify(&self, resource: &str) {
-        if wake_front(&self.sender, &self.dir(resource)) {
+        if !self.occupancy.vacant() {
+            self.wake(&self.dir(resource));
+        }
+    }
+
+    fn wake(&self, dir: &Path) {
+        if wake_front(&self.sender, dir) {
             // Lets the woken waiter run before the caller goes on: on a busy machine the caller
             // (often about to ask for the lease again) would otherwise keep the CPU the waiter
             // needs, and every hand-over would wait for the caller's next block. Measured on
@@ -128,6 +177,8 @@ pub(crate) struct SharedPlace<'a> {
     /// Its `flock` says this waiter is alive; closed (unlocked) after the file is removed.
     _file: File,
     socket: UnixDatagram,
+    /// Released after the file is removed.
+    _occupant: Occupant<'a>,
     granted: bool,
     /// Whether this waiter is known to be the front. Once the front, a waiter stays the front
     /// until it leaves (only a waiter with a smaller ticket could get ahead, and tickets are
@@ -225,6 +276,13 @@ impl Drop for SharedPlace<'_> {
         // Fails while others are in line, as it should.
         let _ = fs::remove_dir(&self.dir);
     }
+}
+
+/// Whether `dir` has a ticket.
+fn any_ticket(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|mut entries| {
+        entries.any(|e| e.is_ok_and(|e| !e.file_name().as_encoded_bytes().starts_with(b".")))
+    })
 }
 
 /// The tickets in `dir`, front first; none when it cannot be read.

@@ -26,6 +26,18 @@ impl SharedLines {
     pub(crate) fn notify(&self, _resource: &str) {
         match self.0 {}
     }
+
+    pub(crate) fn after_write(&self, _freed: Option<&str>) -> bool {
+        match self.0 {}
+    }
+
+    pub(crate) fn writers_waiting(&self) -> bool {
+        match self.0 {}
+    }
+
+    pub(crate) fn join_write(&self) -> Option<SharedPlace<'_>> {
+        match self.0 {}
+    }
 }
 
 /// Never built outside Linux.

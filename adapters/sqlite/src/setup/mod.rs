@@ -18,7 +18,7 @@ impl<S: Seam> SqliteStore<S> {
     /// Checks the connection and the database, creates or upgrades the schema if needed, and
     /// returns the store's id.
     pub(crate) fn prepare(&self, durability: Option<Durability>) -> Result<StoreId, Error> {
-        self.run_waiting(Statement::Schema, |c| connection::check(c))?;
+        self.run_waiting(Statement::Schema, None, |c| connection::check(c))?;
         let found = schema::check(&self.run(Statement::Schema, |c| schema::inspect(c))?)?;
         match durability {
             Some(durability) => self.set_durability(durability)?,
@@ -56,7 +56,7 @@ impl<S: Seam> SqliteStore<S> {
     fn create_or_upgrade(&self) -> Result<StoreId, Error> {
         let high_water = starting_high_water(self.now()?);
         let store_id = new_store_id()?;
-        let found = self.run_waiting(Statement::Schema, |conn| {
+        let found = self.run_waiting(Statement::Schema, None, |conn| {
             let tx = crate::fence::begin_immediate(conn)?;
             let found = match schema::check(&schema::inspect(&tx)?) {
                 Ok(found) => found,

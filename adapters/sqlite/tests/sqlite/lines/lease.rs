@@ -1,93 +1,19 @@
-//! The line of waiting acquires shared between processes (`<database>-lines/`): arrival order
-//! across stores, prompt wake-ups, no barging by a caller that just released — and the cases a
-//! shared structure must survive: a killed waiter, a killed holder, a waiter that times out, a
-//! full line. Each store here stands for a process (its own connection, its own place in line);
-//! the killed ones are real processes (this test binary, run as a child) killed with SIGKILL.
+//! The line for a lease: arrival order across stores, prompt wake-ups, no barging by a caller
+//! that just released — and a killed waiter, a killed holder, a waiter that times out, a full
+//! line.
 //!
 //! Negative controls: the same waits through stores opened `without_shared_line` are woken late
 //! and lose the lease to the releaser.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use leasehold_sqlite::{Acquire, Durability, Options, Release, SqliteStore};
-use tempfile::TempDir;
+use leasehold_sqlite::{Acquire, Options, SqliteStore};
 
+use super::{Database, RESOURCE, hold, released, spawn, until_says};
 use crate::support::{granted, ms};
-
-const RESOURCE: &str = "hot";
-/// Set in a child process of this binary: `<role>:<database path>`.
-const CHILD: &str = "LEASEHOLD_LINES_CHILD";
-
-/// A database file in a fresh directory; stores on it stand for processes.
-struct Database {
-    path: PathBuf,
-    _dir: TempDir,
-}
-
-impl Database {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("locks.db");
-        Self { path, _dir: dir }
-    }
-
-    fn store(&self) -> SqliteStore {
-        self.open(Options::new())
-    }
-
-    fn open(&self, options: Options) -> SqliteStore {
-        let options = options.durability(Durability::Relaxed);
-        SqliteStore::open_with(&self.path, options).expect("the store opens")
-    }
-
-    /// The waiters' files of every line of the database.
-    fn tickets(&self) -> Vec<PathBuf> {
-        let root = std::fs::canonicalize(&self.path).expect("the database exists");
-        let mut root = root.into_os_string();
-        root.push("-lines");
-        let Ok(lines) = std::fs::read_dir(&root) else {
-            return Vec::new();
-        };
-        lines
-            .flat_map(|line| {
-                std::fs::read_dir(line.expect("an entry").path())
-                    .into_iter()
-                    .flatten()
-            })
-            .map(|entry| entry.expect("an entry").path())
-            .collect()
-    }
-
-    /// Waits until `count` waiters are in line.
-    fn until_in_line(&self, count: usize) {
-        let started = Instant::now();
-        while self.tickets().len() < count {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "nobody joined the line"
-            );
-            thread::sleep(ms(2));
-        }
-    }
-}
-
-/// Releases `lease`, which must still be valid.
-fn released(store: &SqliteStore, lease: &leasehold_sqlite::Lease) {
-    assert_eq!(store.release(lease).expect("released"), Release::Released);
-}
-
-/// Holds the lease from another store, so that the waiters queue.
-fn hold(db: &Database) -> (SqliteStore, leasehold_sqlite::Lease) {
-    let holder = db.store();
-    let lease = granted(holder.try_acquire(RESOURCE, "holder", ms(60_000)));
-    (holder, lease)
-}
 
 #[test]
 fn waiters_of_different_stores_are_served_in_arrival_order() {
@@ -285,55 +211,6 @@ fn a_full_line_sends_later_waiters_to_polling_and_every_one_is_served() {
     });
     assert!(*most.lock().expect("not poisoned") <= 2);
     assert!(db.tickets().is_empty());
-}
-
-/// This test binary run as a child process in `role` on the database at `path`.
-fn spawn(role: &str, path: &Path) -> Child {
-    Command::new(std::env::current_exe().expect("the test binary"))
-        .args([
-            "--exact",
-            "lines::child_process",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, format!("{role}:{}", path.display()))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the child starts")
-}
-
-/// Reads the child's output until it says `word`.
-fn until_says(child: &mut Child, word: &str) {
-    let stdout = child.stdout.as_mut().expect("piped");
-    for line in BufReader::new(stdout).lines() {
-        // The test harness prints the test's name on the same line, before its output.
-        if line.expect("readable").ends_with(word) {
-            return;
-        }
-    }
-    panic!("the child ended before saying {word:?}");
-}
-
-/// The child's side: does nothing unless run by [`spawn`].
-#[test]
-fn child_process() {
-    let Ok(order) = std::env::var(CHILD) else {
-        return;
-    };
-    let (role, path) = order.split_once(':').expect("role:path");
-    let store = SqliteStore::open(path).expect("the child opens the store");
-    match role {
-        "waiter" => {
-            println!("waiting");
-            let _ = store.acquire_for(RESOURCE, "child", ms(60_000), ms(60_000));
-        }
-        "holder" => {
-            granted(store.try_acquire(RESOURCE, "child", ms(300)));
-            println!("held");
-        }
-        other => panic!("no role {other}"),
-    }
-    thread::sleep(ms(60_000));
 }
 
 #[test]
