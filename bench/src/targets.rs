@@ -16,7 +16,7 @@ pub struct Ratio {
     pub what: String,
     /// The ratio; `None` when the run lacks one of its scenarios.
     pub value: Option<f64>,
-    /// The ratio the target asks for: at least, or at most with [`Ratio::at_most`].
+    /// The ratio the target asks for: at least, or at most when `at_most`.
     pub target: f64,
     /// The target is an upper bound (a latency), not a lower one.
     #[serde(default)]

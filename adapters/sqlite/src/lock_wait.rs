@@ -12,7 +12,10 @@
 //! write lock for tens of microseconds (milliseconds with an fsync): a waiter would sleep through
 //! dozens of commits, and one deep in its schedule would lose every race to newcomers — across
 //! processes on one hot resource, that is how a client starves. Here a waiter yields the CPU for
-//! its first tries, then sleeps from 20 µs, doubling to at most 1 ms, until the busy timeout.
+//! its first tries; a write then joins the line for the write lock (`crate::line`), where the
+//! leasehold writer that frees the lock wakes the front, and sleeps at most the schedule's sleep
+//! (from 20 µs, doubling to 1 ms) in case the holder wakes nobody. Without a line (a read, a full
+//! line, no shared directory) it sleeps that schedule blind. All until the busy timeout.
 
 use std::thread;
 use std::time::{Duration, Instant};

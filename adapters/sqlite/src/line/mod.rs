@@ -1,5 +1,6 @@
 //! [`Lines`]: the waiters of every process that opened the database, one line per resource,
-//! woken when a lease may have become free.
+//! woken when a lease may have become free — and one line for SQLite's write lock, woken when a
+//! leasehold write has finished (see `lock_wait`).
 //!
 //! A waiting acquire ([`SqliteStore::acquire_until`](crate::SqliteStore::acquire_until)) stands
 //! in its resource's line: only the front waiter tries the database, a release or eviction by

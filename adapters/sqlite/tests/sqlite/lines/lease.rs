@@ -50,7 +50,7 @@ fn wake_latency(db: &Database, waiter: &SqliteStore) -> Duration {
         let waiting = scope.spawn(|| {
             let lease = granted(waiter.acquire_for(RESOURCE, "w", ms(60_000), ms(30_000)));
             let at = Instant::now();
-            released(&waiter, &lease);
+            released(waiter, &lease);
             at
         });
         thread::sleep(ms(200));
