@@ -65,6 +65,11 @@ pub struct Summary {
     /// Each operation's latency ([`Style::Mixed`](crate::scenario::Style::Mixed) only).
     #[serde(default)]
     pub operations: BTreeMap<String, Latency>,
+    /// Every operation together, as a client sees its calls ([`Style::Mixed`] only).
+    ///
+    /// [`Style::Mixed`]: crate::scenario::Style::Mixed
+    #[serde(default)]
+    pub all_operations: Option<Latency>,
     /// The merged latency histogram, for the plots (not in the JSON).
     #[serde(skip)]
     pub histogram: Histogram,
@@ -109,6 +114,13 @@ impl Summary {
                 .iter()
                 .map(|(name, h)| (name.clone(), latency(h)))
                 .collect(),
+            all_operations: (!operations.is_empty()).then(|| {
+                let mut all = Histogram::default();
+                for h in operations.values() {
+                    all.merge(h);
+                }
+                latency(&all)
+            }),
             histogram,
         }
     }

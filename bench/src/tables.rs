@@ -213,7 +213,9 @@ pub fn mixed(report: &Report) -> String {
         } else {
             "none (blind)"
         };
-        for (name, l) in &s.operations {
+        let all = s.all_operations.iter().map(|l| ("all", l));
+        let each = s.operations.iter().map(|(name, l)| (name.as_str(), l));
+        for (name, l) in each.chain(all) {
             let _ = writeln!(
                 out,
                 "| {} | {} | {line} | {:.0} | {name} | {:.1} | {:.1} | {:.0} | {:.1} | {} |",

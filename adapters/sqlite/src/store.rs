@@ -124,6 +124,14 @@ impl<S: Seam> SqliteStore<S> {
         // nothing, and the store waits and retries with a fresh clock reading (see `lock_wait`).
         conn.busy_timeout(Duration::ZERO)?;
         let (shared_line, line_capacity) = (options.shared_line, options.line_capacity);
+        // `open` sets `synchronous` from the durability; an application's connection keeps its
+        // own (1 is NORMAL, 2 FULL, 3 EXTRA).
+        let fsynced = match durability {
+            Some(durability) => durability == crate::Durability::Full,
+            None => conn
+                .pragma_query_value(None, "synchronous", |row| row.get::<_, i64>(0))
+                .map_or(true, |level| level >= 2),
+        };
         let mut store = Self {
             conn: Mutex::new(conn),
             clock: options.clock,
@@ -133,13 +141,13 @@ impl<S: Seam> SqliteStore<S> {
             request_ids: RequestIds::new().map_err(Error::Random)?,
             // Set from the database below, before anyone can see the store.
             store_id: StoreId::from_u64(0),
-            lines: Lines::new(None, line_capacity),
+            lines: Lines::new(None, line_capacity, fsynced),
         };
         store.store_id = store.prepare(durability)?;
         // The file exists now: its absolute path names the lines every process shares.
         if shared_line && !store.path.as_os_str().is_empty() {
             let database = std::fs::canonicalize(&store.path).ok();
-            store.lines = Lines::new(database.as_deref(), line_capacity);
+            store.lines = Lines::new(database.as_deref(), line_capacity, fsynced);
         }
         Ok(store)
     }

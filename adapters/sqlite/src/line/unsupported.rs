@@ -31,7 +31,7 @@ impl SharedLines {
         match self.0 {}
     }
 
-    pub(crate) fn writers_waiting(&self) -> bool {
+    pub(crate) fn writers_starving(&self, _patience: Duration) -> bool {
         match self.0 {}
     }
 

@@ -39,7 +39,12 @@ impl Database {
     }
 
     pub(super) fn open(&self, options: Options) -> SqliteStore {
-        let options = options.durability(Durability::Relaxed);
+        self.open_durable(options.durability(Durability::Relaxed))
+    }
+
+    /// A store with `options` as they are (durable by default: the line for the write lock is
+    /// used only where commits are fsynced).
+    pub(super) fn open_durable(&self, options: Options) -> SqliteStore {
         SqliteStore::open_with(&self.path, options).expect("the store opens")
     }
 
