@@ -115,11 +115,13 @@ pub enum Evict {
 }
 
 /// The answer to a fenced write: the caller's writes, committed only while its lease is current.
-#[must_use = "`Lost` means the caller's work did not run"]
+#[must_use = "`Lost` means the caller's writes were not committed"]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Fenced<T> {
     /// The lease was valid and current; the caller's work ran and its writes committed.
     Committed(T),
-    /// The lease was not valid; the caller's work did not run and nothing was written.
+    /// The lease was not valid: nothing the caller wrote was committed. Where the store checks
+    /// before the caller's work (SQLite), the work did not run; where it also checks again before
+    /// committing (PostgreSQL), work that ran while the lease ran out was rolled back.
     Lost(Lost),
 }

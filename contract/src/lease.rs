@@ -3,7 +3,7 @@
 use core::fmt;
 use std::time::{Duration, Instant};
 
-use leasehold_core::{FencingToken, Owner, RequestId, ResourceName, Timestamp};
+use leasehold_core::{DriftMargin, FencingToken, Owner, RequestId, ResourceName, Timestamp, Ttl};
 
 /// A lease as the store keeps it: the answer to "who holds this resource, and until when".
 ///
@@ -101,6 +101,16 @@ impl StoreId {
     pub const fn as_u64(self) -> u64 {
         self.0
     }
+
+    /// A random id for a new schema, in `1..=i64::MAX` so that it fits every store's signed
+    /// 64-bit column.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's random source failed.
+    pub fn random() -> Result<Self, getrandom::Error> {
+        Ok(Self((getrandom::u64()? >> 1).max(1)))
+    }
 }
 
 impl fmt::Display for StoreId {
@@ -128,7 +138,8 @@ impl Lease {
     ///
     /// The deadline is `sent + ttl - margin`: measured from when the request left, not from when
     /// the answer came back, so a slow answer can only shorten it; `margin` covers the rate at
-    /// which this process's clock may run slower than the store's (see [`drift_margin`]).
+    /// which this process's clock may run slower than the store's (see [`drift_margin`]) — the
+    /// same rule as the core's `Keeper`.
     #[must_use]
     pub fn new(
         holder: Holder,
@@ -208,8 +219,9 @@ impl Lease {
     /// the granting (or last renewing) request was sent, plus the ttl, minus the drift margin.
     ///
     /// The store's expiry is on the store's clock, which this process cannot read; the deadline
-    /// is its conservative local view. It assumes the store's clock runs at most 1 % faster than
-    /// this process's monotonic clock and is not stepped forward (see `docs/semantics.md`). A
+    /// is its conservative local view. It assumes the store's clock runs at most 1,000 ppm faster
+    /// than this process's monotonic clock ([`drift_margin`]) and is not stepped forward (see
+    /// `docs/keeper.md`). A
     /// holder that may be paused past its deadline (a stopped process, a long GC pause) must also
     /// pass its [`token`](Lease::token) to what it protects.
     #[must_use]
@@ -230,15 +242,13 @@ impl Lease {
     }
 }
 
-/// The part of a `ttl` a holder gives up to cover clock drift: 1 % of it, rounded up to a whole
-/// microsecond. A holder measures `ttl` on its own clock from the moment it sent the request; if
-/// the store's clock runs faster by a factor `1 + ρ`, the store's lease ends `ρ·ttl` earlier by
-/// the holder's clock. The margin covers `ρ` up to 1 %, twenty times the 500 ppm an NTP-disciplined
-/// clock may be slewed by.
+/// The part of a `ttl` a holder gives up so that its deadline falls before the store's expiry:
+/// the keeper's default margin, [`DriftMargin::DEFAULT`] — 1,000 ppm of the ttl (two clocks that
+/// each keep within NTP's 500 ppm of true time) plus 1 ms (a millisecond store clock's
+/// resolution). `docs/keeper.md` in the repository has the argument.
 #[must_use]
 pub fn drift_margin(ttl: Duration) -> Duration {
-    let micros = ttl.as_micros().div_ceil(100);
-    Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+    Ttl::from_duration(ttl).map_or(Duration::ZERO, |ttl| DriftMargin::DEFAULT.for_ttl(ttl))
 }
 
 /// The largest high-water mark a new store starts from: 2^53 - 1, so that tokens stay exact
@@ -289,16 +299,18 @@ mod tests {
     }
 
     #[test]
-    fn the_deadline_is_the_send_time_plus_the_ttl_minus_one_percent() {
+    fn the_deadline_is_the_send_time_plus_the_ttl_minus_the_keepers_margin() {
         let sent = Instant::now();
         let ttl = Duration::from_secs(10);
-        let lease = Lease::new(holder(), RequestId::from_u128(1), StoreId(7), sent, ttl);
-        assert_eq!(lease.deadline(), sent + Duration::from_millis(9_900));
-        assert_eq!(
-            drift_margin(Duration::from_micros(1)),
-            Duration::from_micros(1)
-        );
+        let id = RequestId::from_u128(1);
+        let lease = Lease::new(holder(), id, StoreId(7), sent, ttl);
+        // 1,000 ppm of 10 s is 10 ms, plus 1 ms.
+        assert_eq!(lease.deadline(), sent + Duration::from_millis(9_989));
+        assert_eq!(drift_margin(ttl), Duration::from_millis(11));
         assert_eq!(drift_margin(Duration::ZERO), Duration::ZERO);
+        // A ttl no longer than the margin leaves nothing: the deadline is the send instant.
+        let short = Lease::new(holder(), id, StoreId(7), sent, Duration::from_micros(500));
+        assert_eq!(short.deadline(), sent);
     }
 
     #[test]
@@ -328,6 +340,21 @@ mod tests {
     }
 
     #[test]
+    fn random_store_ids_are_positive_signed_64_bit_values_and_differ() {
+        let ids: Vec<u64> = (0..32)
+            .map(|_| StoreId::random().expect("random").as_u64())
+            .collect();
+        assert!(
+            ids.iter()
+                .all(|id| (1..=i64::MAX.unsigned_abs()).contains(id))
+        );
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+    }
+
+    #[test]
     fn a_renewal_never_moves_the_deadline_back() {
         let sent = Instant::now();
         let ttl = Duration::from_secs(10);
@@ -337,7 +364,7 @@ mod tests {
         let later = lease.renewed(holder(), sent + Duration::from_secs(5), ttl);
         assert_eq!(
             later.deadline(),
-            sent + Duration::from_secs(5) + Duration::from_millis(9_900)
+            sent + Duration::from_secs(5) + Duration::from_millis(9_989)
         );
         assert_eq!(later.request_id(), lease.request_id());
         assert_eq!(later.store_id(), StoreId(7));

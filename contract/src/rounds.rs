@@ -226,8 +226,8 @@ mod tests {
         };
         assert_eq!(lease.token().get(), 7);
         assert_eq!(lease.store_id(), STORE);
-        // 800 ms were left at `now`; less the 1 % drift margin.
-        assert_eq!(lease.deadline(), sent + Duration::from_millis(792));
+        // 800 ms were left at `now`; less the drift margin (0.8 ms + 1 ms).
+        assert_eq!(lease.deadline(), sent + Duration::from_micros(798_200));
         // The same owner under another id is busy: acquire is not re-entrant.
         let again = request("a", 9).refused(&held, now, STORE, sent);
         assert!(matches!(again, Ok(Some(Acquire::Busy(_)))));

@@ -2,6 +2,7 @@
 //! lease is an [`Outcome`](crate::Outcome).
 
 use core::fmt;
+use std::time::Duration;
 
 use crate::time::{Timestamp, Ttl};
 
@@ -129,3 +130,64 @@ impl fmt::Display for DecideError {
 }
 
 impl std::error::Error for DecideError {}
+
+/// A [`KeeperConfig`](crate::KeeperConfig) that cannot hold a lease, refused by
+/// [`KeeperConfig::validate`](crate::KeeperConfig::validate) and
+/// [`Keeper::new`](crate::Keeper::new).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeeperConfigError {
+    /// `renew_after` is zero: the keeper would renew without pause.
+    ZeroRenewAfter,
+    /// `retry_after` is zero: the keeper would retry a failing renewal without pause.
+    ZeroRetryAfter,
+    /// The drift margin is at least the TTL: nothing is left of the lease to rely on.
+    MarginNotBelowTtl {
+        /// The margin for this TTL.
+        margin: Duration,
+        /// The TTL.
+        ttl: Ttl,
+    },
+    /// `renew_after` is at least the TTL: every renewal would be sent after the store's lease
+    /// had already expired.
+    RenewNotBelowTtl {
+        /// The configured renewal delay.
+        renew_after: Duration,
+        /// The TTL.
+        ttl: Ttl,
+    },
+    /// `renew_after` is below the TTL but not below `ttl − margin`: every renewal would be sent
+    /// after the holder's own deadline, when it has already given the lease up.
+    RenewNotBeforeDeadline {
+        /// The configured renewal delay.
+        renew_after: Duration,
+        /// `ttl − margin`: how long after a confirmed send the holder relies on its lease.
+        lifetime: Duration,
+    },
+}
+
+impl fmt::Display for KeeperConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ZeroRenewAfter => f.write_str("renew_after is zero"),
+            Self::ZeroRetryAfter => f.write_str("retry_after is zero"),
+            Self::MarginNotBelowTtl { margin, ttl } => write!(
+                f,
+                "drift margin {margin:?} is not below ttl {ttl}: nothing is left of the lease"
+            ),
+            Self::RenewNotBelowTtl { renew_after, ttl } => write!(
+                f,
+                "renew_after {renew_after:?} is not below ttl {ttl}: renewals would come after expiry"
+            ),
+            Self::RenewNotBeforeDeadline {
+                renew_after,
+                lifetime,
+            } => write!(
+                f,
+                "renew_after {renew_after:?} is not below ttl - margin = {lifetime:?}: renewals would come after the holder's deadline"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeeperConfigError {}

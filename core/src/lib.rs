@@ -30,6 +30,17 @@
 //! lease before `expires_at` by its own reckoning, and pass its fencing token to whatever it
 //! protects for the case where it cannot (see `docs/semantics.md` in the repository).
 //!
+//! # The holder's side
+//!
+//! [`Keeper`] is the second state machine: what a holder does with the store's answers, on its own
+//! monotonic clock ([`LocalInstant`]). It says when to renew and retry, and until when the holder
+//! may rely on its lease: the send instant of the last confirmed request plus `ttl − margin`,
+//! never counted from a reply's arrival. If the holder's clock runs slower than the store's by a
+//! rate of at most ρ and the [`DriftMargin`] is at least `ttl × ρ`, a holder that acts only while
+//! [`Keeper::is_valid`] acts only while the store still counts its lease as valid; the model
+//! checker checks this with bounded reply delays and drifting clocks (`docs/keeper.md`). It does
+//! not cover a holder paused between its check and its act: that is what fencing is for.
+//!
 //! # Example
 //!
 //! ```
@@ -66,6 +77,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod keeper;
 mod name;
 mod outcome;
 mod state;
@@ -74,7 +86,11 @@ mod time;
 mod token;
 mod transition;
 
-pub use error::{DecideError, NameError, NameKind, TtlError};
+pub use error::{DecideError, KeeperConfigError, NameError, NameKind, TtlError};
+pub use keeper::{
+    Answered, DriftMargin, Keeper, KeeperAction, KeeperConfig, LocalInstant, LossReason,
+    RenewReply, RenewTicket,
+};
 pub use name::{MAX_NAME_LEN, Owner, ResourceName};
 pub use outcome::{
     AcquireOutcome, EvictOutcome, Grant, GrantKind, Holder, LostReason, Outcome, ReleaseOutcome,

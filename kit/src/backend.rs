@@ -49,6 +49,16 @@ pub trait Backend: Default + Send + Sync + Sized + 'static {
         std::time::Duration::from_millis(2)
     }
 
+    /// How many conformance cases may run at once, each on a thread and a database of its own
+    /// ([`conformance::check`](crate::conformance::check) splits its cases between that many
+    /// runners, each with its own random seed). 1, the default, for stores whose cases are quick;
+    /// more for a store whose cases spend their time waiting for a server's answers, so that
+    /// thousands of cases take seconds rather than minutes. The cases and their checks are the
+    /// same either way.
+    fn conformance_threads(&self) -> usize {
+        1
+    }
+
     /// Where `db` is, as text that [`open_located`](Backend::open_located) opens in another
     /// process: a file's path, a connection string. The multi-process stress test
     /// ([`stress`](crate::stress)) hands it to the worker processes it starts (this test binary,

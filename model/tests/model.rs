@@ -245,7 +245,7 @@ fn symmetry_reduction_changes_no_verdict() {
 fn actions_round_trip_through_their_text() {
     let model = LeaseModel::new(small(Protocol::ClientClock)).expect("valid");
     let mut actions = Vec::new();
-    model.actions(&model.initial_state(), &mut actions);
+    model.actions(&model.init_states()[0], &mut actions);
     actions.push(Action::Write { client: 1 });
     assert!(actions.len() > 4);
     for action in actions {

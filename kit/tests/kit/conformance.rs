@@ -2,7 +2,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use leasehold_kit::{Backend, MemoryBackend, conformance, planted};
+use leasehold_contract::{Fenced, Lease, ManualClock};
+use leasehold_kit::{Backend, MemoryBackend, StoreErrorOf, conformance, planted};
 
 #[test]
 fn the_reference_store_conforms() {
@@ -47,5 +48,51 @@ fn names_folded_to_lower_case_are_caught() {
 #[test]
 fn a_store_that_is_always_busy_is_caught() {
     let message = caught::<MemoryBackend<planted::AlwaysBusy>>(16);
+    assert!(message.contains("busy"), "{message}");
+}
+
+/// `B` with its conformance cases on four runners at once.
+#[derive(Default)]
+struct FourRunners<B>(B);
+
+impl<B: Backend> Backend for FourRunners<B> {
+    type Store = B::Store;
+    type Database = B::Database;
+
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn database(&self) -> B::Database {
+        self.0.database()
+    }
+
+    fn open(&self, db: &B::Database, clock: &ManualClock) -> B::Store {
+        self.0.open(db, clock)
+    }
+
+    fn open_real(&self, db: &B::Database) -> B::Store {
+        self.0.open_real(db)
+    }
+
+    fn fenced_write(
+        &self,
+        store: &B::Store,
+        lease: &Lease,
+    ) -> Option<Result<Fenced<()>, StoreErrorOf<Self>>> {
+        self.0.fenced_write(store, lease)
+    }
+
+    fn conformance_threads(&self) -> usize {
+        4
+    }
+}
+
+#[test]
+fn cases_on_several_runners_pass_and_catch_what_one_runner_catches() {
+    conformance::check::<FourRunners<MemoryBackend>>(conformance::cases(1_000));
+    let message = caught::<FourRunners<MemoryBackend<planted::RenewsAnyToken>>>(1_000);
+    assert!(message.contains("minimal failing input"), "{message}");
+    let message = caught::<FourRunners<MemoryBackend<planted::AlwaysBusy>>>(16);
     assert!(message.contains("busy"), "{message}");
 }

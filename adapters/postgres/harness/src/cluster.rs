@@ -271,19 +271,9 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// A data directory as `initdb` makes it: a copy of the process's template (see `template`).
     fn initdb(&self) -> Result<(), Error> {
-        let mut initdb = self.command("initdb");
-        initdb.arg("-D").arg(self.data_dir());
-        initdb.args([
-            "-U",
-            SUPERUSER,
-            "--auth=trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-            "--locale=C",
-        ]);
-        process::run(initdb).map(drop)
+        crate::template::copy_to(self, &self.data_dir())
     }
 
     /// Appends lines to `postgresql.conf` (the file keeps its owner: appending does not change it).

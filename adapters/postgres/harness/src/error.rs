@@ -57,7 +57,8 @@ pub enum Error {
         /// The URL as given.
         url: String,
     },
-    /// The per-process shared server could not be started; every later call sees this.
+    /// A per-process shared resource (the shared server, the per-process database, the `initdb`
+    /// template) could not be made; every later call sees this.
     Shared {
         /// The first failure, as text (the original error is not `Clone`).
         message: String,
@@ -102,7 +103,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::Url { url } => write!(f, "not a postgres:// URL: {url:?}"),
-            Error::Shared { message } => write!(f, "the shared test server failed: {message}"),
+            Error::Shared { message } => write!(f, "a per-process test resource failed: {message}"),
         }
     }
 }

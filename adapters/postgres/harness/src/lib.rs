@@ -4,7 +4,8 @@
 //! Everything here starts real processes: `initdb`, `postgres`, `pg_basebackup`, `pgbouncer` and
 //! `psql` (the harness speaks SQL through `psql`, so it needs no Rust PostgreSQL client).
 //!
-//! - [`Cluster`]: `initdb` into a temporary directory, `postgres` on a free port of `127.0.0.1`
+//! - [`Cluster`]: a copy of one `initdb` made per process (`initdb` costs a second of CPU, a
+//!   copy milliseconds) in a temporary directory, `postgres` on a free port of `127.0.0.1`
 //!   and a unix socket in that directory, `trust` authentication, `fsync = off` unless asked.
 //!   [`Cluster::stop`], [`Cluster::kill`] (SIGKILL to every server process: a crash) and
 //!   [`Cluster::restart`] (same port, same data).
@@ -17,6 +18,8 @@
 //!   `LEASEHOLD_POSTGRES_URL` set they create a uniquely named database (or schema) on that server
 //!   and drop it afterwards; without it they share one throwaway cluster per test process. Nothing
 //!   touches a database the tests did not create.
+//! - [`process_database`]: a database that lives as long as the test process (dropped by an exit
+//!   hook on a server given by URL), for what a process keeps across tests.
 //! - [`require_postgres`]: where the tests will find a server, or a one-line reason why not.
 //!
 //! # Assumptions
@@ -39,7 +42,9 @@
 //! simply exiting with a cluster in a `static` (as [`fresh_database`] leaves it), the pipe closes;
 //! the watchdog then sends the server's group its shutdown signal, one second later SIGKILL, and
 //! removes the directory. Only a SIGKILL of the watchdog itself, or of the whole machine, leaves a
-//! `leasehold-pg-*` directory behind. The tests check both ways.
+//! `leasehold-pg-*` directory behind. The tests check both ways. A [`process_database`] on a
+//! server given by URL is dropped the same way, by a `sh` that runs `psql` at end-of-file, and the
+//! per-process `initdb` template is removed by one that runs `rm`.
 //!
 //! # Example
 //!
@@ -62,6 +67,7 @@ mod process;
 mod proxy;
 mod psql;
 mod standby;
+mod template;
 mod testdb;
 mod url;
 
@@ -74,6 +80,7 @@ pub use proxy::{FaultProxy, Mode, ProxyStats};
 pub use psql::{PsqlSession, psql};
 pub use standby::{Lsn, Replication, Standby};
 pub use testdb::{
-    TestDb, TestSchema, fresh_database, fresh_schema, fresh_schema_name, shared_server_url,
+    ProcessDb, TestDb, TestSchema, fresh_database, fresh_schema, fresh_schema_name,
+    process_database, shared_server_url,
 };
 pub use url::with_database;

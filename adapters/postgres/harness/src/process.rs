@@ -132,6 +132,70 @@ pub(crate) fn signal(signal: &str, target: i64) -> Result<(), Error> {
     Ok(())
 }
 
+/// Sends a signal to every process in `targets` (pids, or process groups when negative) with one
+/// `kill`; targets already gone are not an error.
+fn signal_all(signal: &str, targets: &[i64]) -> Result<(), Error> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            "s=$1; shift; kill -s \"$s\" -- \"$@\" 2>/dev/null; true",
+            "sh",
+            signal,
+        ])
+        .args(targets.iter().map(ToString::to_string))
+        .status()
+        .map_err(Error::io("spawn sh for kill"))?;
+    debug_assert!(status.success(), "the script ends with `true`");
+    Ok(())
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which is in parentheses and may
+/// contain anything): state, ppid, pgrp, ...
+fn stat_fields(pid: &str) -> Option<Vec<String>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// Every live process descended from `pid`, children first.
+fn descendants(pid: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parents: Vec<(u32, u32)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let child = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let parent = stat_fields(&child.to_string())?.get(1)?.parse().ok()?;
+            Some((child, parent))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut next = 0;
+    while next < found.len() {
+        let parent = found[next];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        next += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// Whether process `pid` is alive (not a zombie).
+fn alive(pid: u32) -> bool {
+    stat_fields(&pid.to_string())
+        .and_then(|fields| fields.first().cloned())
+        .is_some_and(|state| state != "Z" && state != "X")
+}
+
 /// Whether any live (not zombie) process belongs to process group `pgid`. Zombies count as gone:
 /// they hold no files, sockets or shared memory, and on machines whose init does not reap
 /// (containers) orphans stay zombies forever.
@@ -242,9 +306,25 @@ impl Daemon {
         self.finish()
     }
 
-    /// SIGKILLs every process of the group at once: a crash of the whole server.
+    /// SIGKILLs the leader and every process descended from it at once: a crash of the whole
+    /// server. Not a signal to the group alone: PostgreSQL's backends and auxiliary processes each
+    /// start a session of their own (`setsid`), so a group signal reaches the postmaster only, and
+    /// its children would go on until they notice its death — still attached to the shared
+    /// memory, so that a restart right afterwards fails ("pre-existing shared memory block is still
+    /// in use"). The leader is stopped first, so that it forks no child after the list is taken.
     pub(crate) fn kill(mut self) -> Result<(), Error> {
+        let pid = i64::from(self.pid());
+        if self.exited().is_none() {
+            signal("STOP", pid)?;
+        }
+        let descendants = descendants(self.pid());
+        let targets: Vec<i64> = descendants.iter().map(|&child| i64::from(child)).collect();
+        signal_all("KILL", &targets)?;
         self.kill_group()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while descendants.iter().any(|&child| alive(child)) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
         self.finish()
     }
 
@@ -311,6 +391,43 @@ impl Watchdog {
     fn disarm(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A command that runs when this process exits, however it exits: a `sh` in its own process group
+/// (so that Ctrl-C does not end it first) waits for end-of-file on a pipe only this process holds,
+/// then runs the command. Held for the life of the process; never disarmed.
+#[derive(Debug)]
+pub(crate) struct ExitHook {
+    _child: Child,
+    // Held, never written: closing it (by exiting or dying) is the trigger.
+    _stdin: ChildStdin,
+}
+
+const EXIT_HOOK: &str = r#"trap '' INT HUP TERM QUIT PIPE
+read -r line
+exec "$@""#;
+
+impl ExitHook {
+    /// Arms `program` with `args` (the environment scrubbed as for every tool, see [`scrub`]).
+    pub(crate) fn arm<A: AsRef<OsStr>>(program: &Path, args: &[A]) -> Result<ExitHook, Error> {
+        let mut command = Command::new("sh");
+        scrub(&mut command);
+        let mut child = command
+            .args(["-c", EXIT_HOOK, "sh"])
+            .arg(program)
+            .args(args)
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(Error::io("spawn an exit hook"))?;
+        let stdin = child.stdin.take().expect("stdin was piped just above");
+        Ok(ExitHook {
+            _child: child,
+            _stdin: stdin,
+        })
     }
 }
 

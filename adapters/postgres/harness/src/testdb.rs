@@ -4,9 +4,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::binaries::{PostgresSource, require_postgres};
+use crate::binaries::{self, PostgresSource, require_postgres};
 use crate::cluster::Cluster;
 use crate::error::Error;
+use crate::process::ExitHook;
 use crate::psql::psql;
 use crate::url;
 
@@ -34,7 +35,7 @@ pub fn shared_server_url() -> Result<String, Error> {
         Ok(PostgresSource::Url(url)) => Ok(Server::External(url)),
         Ok(PostgresSource::Binaries(_)) => Cluster::start()
             .map(Server::Local)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| format!("the shared test server: {e}")),
         Err(missing) => Err(missing.to_string()),
     });
     match server {
@@ -85,6 +86,69 @@ pub fn fresh_database() -> Result<TestDb, Error> {
 /// As [`shared_server_url`]; [`Error::Query`] when `CREATE SCHEMA` fails.
 pub fn fresh_schema() -> Result<TestSchema, Error> {
     TestSchema::create_on(&shared_server_url()?)
+}
+
+/// A database on the shared server (see [`shared_server_url`]) for the whole test process: created
+/// by the first call, and gone when the process ends, however it ends — with the throwaway
+/// cluster, or, on a server `LEASEHOLD_POSTGRES_URL` names, dropped (`WITH (FORCE)`) by an exit
+/// hook: a `sh` process that waits for end-of-file on a pipe only the test process holds, then
+/// runs `psql`. For what a test process keeps across its tests, such as a pool of schemas that
+/// are reset between uses instead of created and dropped each time.
+///
+/// # Errors
+///
+/// As [`fresh_database`]; every later call reports the first failure ([`Error::Shared`]).
+pub fn process_database() -> Result<&'static ProcessDb, Error> {
+    static DB: OnceLock<Result<ProcessDb, String>> = OnceLock::new();
+    let db =
+        DB.get_or_init(|| ProcessDb::create().map_err(|e| format!("the process database: {e}")));
+    db.as_ref().map_err(|message| Error::Shared {
+        message: message.clone(),
+    })
+}
+
+/// The database [`process_database`] returns.
+#[derive(Debug)]
+pub struct ProcessDb {
+    name: String,
+    url: String,
+    /// Drops the database when the process exits; `None` on the throwaway cluster, which goes
+    /// away whole.
+    _dropper: Option<ExitHook>,
+}
+
+impl ProcessDb {
+    fn create() -> Result<ProcessDb, Error> {
+        let admin_url = shared_server_url()?;
+        let name = unique_name("lh_process");
+        // Armed before the database exists, so that no death of this process can leave it.
+        let dropper = match require_postgres() {
+            Ok(PostgresSource::Url(_)) => {
+                let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let args = ["-X", "-q", "-d", &admin_url, "-c", &drop];
+                Some(ExitHook::arm(&binaries::psql()?, &args)?)
+            }
+            _ => None,
+        };
+        psql(&admin_url, &format!("CREATE DATABASE \"{name}\""))?;
+        Ok(ProcessDb {
+            url: url::with_database(&admin_url, &name)?,
+            name,
+            _dropper: dropper,
+        })
+    }
+
+    /// The database's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A URL for the database, with the user, host, port and parameters of the server's URL.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
 }
 
 /// A database created for one test; `Drop` drops it (`WITH (FORCE)`, ending open sessions).

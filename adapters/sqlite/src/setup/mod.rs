@@ -55,7 +55,9 @@ impl<S: Seam> SqliteStore<S> {
     /// its work whole.
     fn create_or_upgrade(&self) -> Result<StoreId, Error> {
         let high_water = starting_high_water(self.now()?);
-        let store_id = new_store_id()?;
+        let store_id = StoreId::random().map_err(Error::Random)?.as_u64();
+        // In 1..=i64::MAX by construction: it is kept in an `INTEGER` column.
+        let store_id = i64::try_from(store_id).unwrap_or(i64::MAX);
         let found = self.run_waiting(Statement::Schema, None, |conn| {
             let tx = crate::fence::begin_immediate(conn)?;
             let found = match schema::check(&schema::inspect(&tx)?) {
@@ -84,25 +86,4 @@ fn starting_high_water(now: Timestamp) -> i64 {
     leasehold_contract::starting_high_water(now)
         .and_then(|token| i64::try_from(token.get()).ok())
         .unwrap_or(0)
-}
-
-/// A random store id in `1..=i64::MAX`: it is kept in an `INTEGER` column.
-fn new_store_id() -> Result<i64, Error> {
-    let random = getrandom::u64().map_err(Error::Random)?;
-    Ok(i64::try_from(random >> 1).unwrap_or(i64::MAX).max(1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn store_ids_are_positive_and_differ() {
-        let ids: Vec<_> = (0..32).map(|_| new_store_id().expect("random")).collect();
-        assert!(ids.iter().all(|id| *id >= 1));
-        let mut unique = ids.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        assert_eq!(unique.len(), ids.len());
-    }
 }

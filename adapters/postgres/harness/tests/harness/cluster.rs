@@ -62,9 +62,32 @@ fn a_cluster_stops_restarts_survives_a_crash_and_leaves_nothing_when_dropped() {
         .expect("a write after restart");
 
     let pid = cluster.pid().expect("running again");
+    // A backend busy computing checks for its postmaster's death only at its next wait: only a
+    // signal of its own ends it (it is not in the postmaster's process group).
+    let url = cluster.url();
+    let busy = thread::spawn(move || {
+        psql(
+            &url,
+            "SELECT count(*) FROM generate_series(1, 100000000000)",
+        )
+    });
+    let computing = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' \
+                     AND query LIKE '%generate_series(1, 1000%'";
+    while cluster.psql(computing).expect("a read") == "0" {
+        thread::sleep(Duration::from_millis(10));
+    }
     cluster.kill().expect("a crash");
     assert!(!group_alive(pid), "SIGKILL reached every server process");
+    assert_eq!(
+        processes_mentioning(&name),
+        Vec::<u32>::new(),
+        "a server process outlived kill()"
+    );
     assert!(!listening(port));
+    assert!(
+        busy.join().expect("no panic").is_err(),
+        "the busy query was cut off"
+    );
     let recovering = Instant::now();
     cluster.restart().expect("crash recovery");
     println!("crash recovery: {:?}", recovering.elapsed());
@@ -187,6 +210,7 @@ fn a_test_process_killed_with_clusters_leaves_nothing_behind() {
             "{fields:?} runs before the kill"
         );
     }
+    let child_pid = child.id();
     child.kill().expect("SIGKILL the child");
     let _ = child.wait();
 
@@ -200,4 +224,22 @@ fn a_test_process_killed_with_clusters_leaves_nothing_behind() {
         }
         assert_nothing_left(pid, dir, port.parse().expect("a port"), name);
     }
+    // The child's initdb template, removed by its exit hook.
+    let template = format!("leasehold-pg-template-{child_pid}-");
+    let left = || {
+        let bases = [std::env::temp_dir(), "/tmp".into()];
+        bases
+            .iter()
+            .filter_map(|base| std::fs::read_dir(base).ok())
+            .flatten()
+            .any(|entry| {
+                entry
+                    .ok()
+                    .is_some_and(|e| e.file_name().to_string_lossy().starts_with(&template))
+            })
+    };
+    while left() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!left(), "the child's template {template}* was left behind");
 }

@@ -1,8 +1,14 @@
 //! Fresh databases and schemas: distinct, isolated, and dropped afterwards; on the shared server
 //! and on a server given by URL.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
 use leasehold_pg_harness::{
-    Cluster, TestDb, fresh_database, fresh_schema, psql, shared_server_url,
+    Cluster, TestDb, URL_VAR, fresh_database, fresh_schema, process_database, psql,
+    shared_server_url,
 };
 
 fn database_exists(admin_url: &str, name: &str) -> bool {
@@ -70,5 +76,57 @@ fn a_server_given_by_url_gets_fresh_databases_dropped_with_open_sessions() {
     assert!(
         !database_exists(&server.url(), &name),
         "dropped even with a session open"
+    );
+}
+
+/// The variable that makes [`child_process_holding_a_process_database`] run (it is `#[ignore]`d,
+/// and without the variable it returns at once).
+const CHILD: &str = "LEASEHOLD_HARNESS_TEST_PROCESS_DB_CHILD";
+
+#[test]
+#[ignore = "run by a_process_database_on_a_server_given_by_url_is_dropped_when_the_process_dies"]
+fn child_process_holding_a_process_database() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    let db = process_database().expect("a process database");
+    let again = process_database().expect("the same database");
+    assert_eq!(db.name(), again.name(), "one database per process");
+    psql(db.url(), "CREATE TABLE t (x int)").expect("usable");
+    println!("database {}", db.name());
+    thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_process_database_on_a_server_given_by_url_is_dropped_when_the_process_dies() {
+    let server = Cluster::start().expect("a cluster");
+    let mut child = Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "--exact",
+            "harness::testdb::child_process_holding_a_process_database",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .env(URL_VAR, server.url())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the test binary runs again");
+    let stdout = child.stdout.take().expect("piped");
+    let name = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("database ").map(str::to_owned))
+        .expect("the child names its database");
+    assert!(database_exists(&server.url(), &name), "{name} exists");
+    child.kill().expect("SIGKILL the child");
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while database_exists(&server.url(), &name) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !database_exists(&server.url(), &name),
+        "the exit hook dropped {name}"
     );
 }

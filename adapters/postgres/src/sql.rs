@@ -1,0 +1,54 @@
+//! The pieces every statement text is built from (with `concat!`, so each text is one literal):
+//! the clock, the columns of a row, the stored status codes, and the largest storable value.
+
+/// `now` in SQL: the bound reading of a manual clock (feature `test-util`), or else — in
+/// production the parameter is always NULL — the server's `clock_timestamp()` in whole
+/// milliseconds since the Unix epoch. Never `now()` or `CURRENT_TIMESTAMP`, which are the start
+/// of the transaction. `EXTRACT` gives an exact `numeric` (PostgreSQL 14 and later), so the
+/// floor is exact. Every name is schema-qualified (`EXTRACT` is grammar, always `pg_catalog`'s),
+/// so no object in the caller's `search_path` can stand in for it.
+macro_rules! clock {
+    ($param:literal) => {
+        concat!(
+            "COALESCE(",
+            $param,
+            "::bigint, pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000)::bigint)"
+        )
+    };
+}
+pub(crate) use clock;
+
+/// The largest value a `bigint` column holds, `i64::MAX`: the core's `Timestamp::MAX` and
+/// `FencingToken::MAX`.
+macro_rules! max {
+    () => {
+        "9223372036854775807"
+    };
+}
+pub(crate) use max;
+
+/// The columns of a stored row with the table alias `l`, in the order `RawRow::read` reads them.
+macro_rules! columns {
+    () => {
+        "l.resource, l.owner, l.token, l.request_id, l.acquired_at, l.expires_at, l.status"
+    };
+}
+pub(crate) use columns;
+
+/// The integer each [`Status`](leasehold_core::Status) is stored as: the one mapping, used by the
+/// SQL texts (through `concat!`) and by `row::status` alike.
+macro_rules! status_code {
+    (Active) => {
+        0
+    };
+    (Released) => {
+        1
+    };
+    (ReleasedAfterExpiry) => {
+        2
+    };
+    (Evicted) => {
+        3
+    };
+}
+pub(crate) use status_code;

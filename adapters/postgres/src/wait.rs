@@ -1,0 +1,193 @@
+//! Waiting for a lease. The blocking [`PgStore`](crate::PgStore) waits with
+//! `leasehold_contract::wait::acquire_until` itself; the tasks of an [`AsyncPgStore`] wait here,
+//! by the same rules on tokio's primitives: one attempt per turn, tasks of one store in arrival
+//! order per resource, jittered pauses from 4 ms to 50 ms that never reach past the deadline nor
+//! past the holder's expiry, and one attempt out of turn at the deadline.
+//!
+//! Both kinds of waiter are woken by [`AsyncPgStore::wake`], which a release or eviction through
+//! the store calls; it is also where another source of wake-ups (a `LISTEN` on the server) would
+//! call in. Waiting never decides a grant: every attempt is the store's own atomic acquire, so a
+//! bug here could cost fairness or time, never exclusion.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use leasehold_contract::rounds::AcquireRequest;
+use leasehold_contract::wait::{self, Backoff, Waiter};
+use leasehold_contract::{Acquire, Holder};
+use tokio::sync::{Mutex as TurnLock, Notify};
+
+use crate::acquire::{Reading, is_busy};
+use crate::error::Error;
+use crate::store::AsyncPgStore;
+
+/// The lines of one store's waiting tasks, by resource.
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
+    by_resource: Mutex<HashMap<String, (usize, Arc<Line>)>>,
+}
+
+/// The tasks waiting for one resource.
+#[derive(Debug, Default)]
+struct Line {
+    /// Held by the task whose turn it is; tokio's mutex serves waiters first come, first served.
+    turn: TurnLock<()>,
+    /// Notified when the resource's lease may have become free.
+    moved: Notify,
+}
+
+/// A task's place in a line; leaving it (dropping it) removes an empty line.
+struct Place<'a> {
+    lines: &'a Lines,
+    resource: &'a str,
+    line: Arc<Line>,
+}
+
+impl Lines {
+    fn join<'a>(&'a self, resource: &'a str) -> Place<'a> {
+        let mut lines = self.lock();
+        let (places, line) = lines.entry(resource.to_owned()).or_default();
+        *places += 1;
+        let line = Arc::clone(line);
+        Place {
+            lines: self,
+            resource,
+            line,
+        }
+    }
+
+    /// Wakes `resource`'s waiting tasks: its lease may have become free.
+    pub(crate) fn notify(&self, resource: &str) {
+        if let Some((_, line)) = self.lock().get(resource) {
+            line.moved.notify_waiters();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (usize, Arc<Line>)>> {
+        // Nothing under this lock can panic half-way through a change.
+        self.by_resource
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        let mut lines = self.lines.lock();
+        if let Some((places, _)) = lines.get_mut(self.resource) {
+            *places -= 1;
+            if *places == 0 {
+                lines.remove(self.resource);
+            }
+        }
+    }
+}
+
+impl AsyncPgStore {
+    /// Wakes this store's waiters for `resource`, blocking and async: its lease may have become
+    /// free.
+    pub(crate) fn wake(&self, resource: &str) {
+        self.turns.notify(resource);
+        self.lines.notify(resource);
+    }
+}
+
+/// Tries to acquire `request` until it is granted or `deadline` passes (`None`: however long it
+/// takes), in the resource's line of `store`'s waiting tasks.
+pub(crate) async fn acquire_until(
+    store: &AsyncPgStore,
+    request: &AcquireRequest,
+    deadline: Option<Instant>,
+) -> Result<Acquire, Error> {
+    let place = store.lines.join(request.resource().as_str());
+    let turn = match deadline {
+        None => Some(place.line.turn.lock().await),
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), place.line.turn.lock())
+            .await
+            .ok(),
+    };
+    let mut backoff = Backoff::new();
+    loop {
+        // Registered before the attempt, so that a release between the attempt and the pause is
+        // not slept through.
+        let woken = place.line.moved.notified();
+        let mut woken = std::pin::pin!(woken);
+        woken.as_mut().enable();
+        let mut reading = None;
+        let busy = match store.attempt(request, &mut reading).await {
+            Ok(Acquire::Busy(holder)) => Ok(holder),
+            Ok(granted) => return Ok(granted),
+            Err(e) if is_busy(&e) => Err(e),
+            Err(e) => return Err(e),
+        };
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if turn.is_none() || left.is_some_and(|left| left.is_zero()) {
+            return busy.map(Acquire::Busy);
+        }
+        let pause = pause(&mut backoff, busy.as_ref().ok(), reading, left);
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = woken => {}
+        }
+    }
+}
+
+/// The next pause: the backoff's, no longer than the holder has left nor than the time left,
+/// and at least a millisecond.
+fn pause(
+    backoff: &mut Backoff,
+    holder: Option<&Holder>,
+    reading: Option<Reading>,
+    left: Option<Duration>,
+) -> Duration {
+    let mut pause = backoff.next_pause();
+    if let (Some(holder), Some(reading)) = (holder, reading) {
+        pause = pause.min(reading.until_expiry(holder));
+    }
+    let pause = pause.max(Duration::from_millis(1));
+    left.map_or(pause, |left| pause.min(left))
+}
+
+/// [`Waiter`] for one waiting acquire of a blocking [`PgStore`](crate::PgStore): its attempts
+/// run the async store's on the blocking store's runtime.
+pub(crate) struct BlockingWaiter<'a> {
+    pub(crate) store: &'a crate::PgStore,
+    pub(crate) request: &'a AcquireRequest,
+    pub(crate) reading: Option<Reading>,
+}
+
+impl Waiter for BlockingWaiter<'_> {
+    type Error = Error;
+
+    fn attempt(&mut self) -> Result<Acquire, Error> {
+        let inner = self.store.inner();
+        self.store
+            .block_on(inner.attempt(self.request, &mut self.reading))
+    }
+
+    fn is_busy(&self, error: &Error) -> bool {
+        is_busy(error)
+    }
+
+    fn until_expiry(&mut self, holder: &Holder) -> Result<Duration, Error> {
+        Ok(self
+            .reading
+            .map_or(Duration::MAX, |r| r.until_expiry(holder)))
+    }
+}
+
+/// The blocking store's waiting acquire: the contract's, in the store's turns.
+pub(crate) fn acquire_until_blocking(
+    store: &crate::PgStore,
+    request: &AcquireRequest,
+    deadline: Option<Instant>,
+) -> Result<Acquire, Error> {
+    let mut waiter = BlockingWaiter {
+        store,
+        request,
+        reading: None,
+    };
+    let turns = &store.inner().turns;
+    wait::acquire_until(turns, request.resource().as_str(), deadline, &mut waiter)
+}

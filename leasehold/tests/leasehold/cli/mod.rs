@@ -1,0 +1,8 @@
+//! The `leasehold` command, driven as users drive it: the real binary, real processes, real
+//! signals, a temporary SQLite file.
+
+mod admin;
+mod lost;
+mod run;
+mod signals;
+mod usage;
