@@ -8,7 +8,16 @@ use std::time::Instant;
 
 use crate::error::BenchError;
 use crate::locker::Locker;
-use crate::scenario::{ClientResult, Style};
+use crate::scenario::{ClientResult, HOLD, Style};
+
+/// Nanoseconds since the Unix epoch on the wall clock: comparable between the processes of a
+/// run, unlike `Instant`.
+#[must_use]
+pub fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
 
 /// The resource names of a run: `r00`, `r01`, …
 #[must_use]
@@ -86,31 +95,75 @@ impl<L: Locker> Client<'_, L> {
     pub fn run(mut self, deadline: Instant) -> Result<ClientResult, BenchError> {
         let started = Instant::now();
         let mut result = ClientResult::default();
-        while Instant::now() < deadline {
-            let index = self.pick();
-            let wanted = Instant::now();
-            let Some(grant) = self.acquire(index, deadline, &mut result)? else {
-                break;
-            };
-            result.acquire_latency.record(wanted.elapsed());
-            self.hold(index, &mut result)?;
-            self.release(&grant, &mut result)?;
-            result.grants += 1;
+        if self.style.mixes() {
+            crate::mixed::run(&mut self, deadline, &mut result)?;
+        } else if self.style.holds() {
+            self.run_holding(deadline, &mut result)?;
+        } else {
+            self.run_cycles(deadline, &mut result)?;
         }
         result.elapsed_s = started.elapsed().as_secs_f64();
         Ok(result)
     }
 
-    fn pick(&mut self) -> usize {
+    /// Acquire, enter the witness, leave it, release, as fast as possible.
+    fn run_cycles(
+        &mut self,
+        deadline: Instant,
+        result: &mut ClientResult,
+    ) -> Result<(), BenchError> {
+        while Instant::now() < deadline {
+            let index = self.pick();
+            let wanted = Instant::now();
+            let Some(grant) = self.acquire(index, deadline, result)? else {
+                break;
+            };
+            result.acquire_latency.record(wanted.elapsed());
+            self.hold(index, result)?;
+            self.release(&grant, result)?;
+            result.grants += 1;
+        }
+        Ok(())
+    }
+
+    /// Waits for the first resource, holds it [`HOLD`] inside the witness, releases, and asks
+    /// again at once; logs when each lease was held.
+    fn run_holding(&self, deadline: Instant, result: &mut ClientResult) -> Result<(), BenchError> {
+        while Instant::now() < deadline {
+            let wanted = Instant::now();
+            let Some(grant) = self.acquire(0, deadline, result)? else {
+                break;
+            };
+            let granted = wall_ns();
+            result.acquire_latency.record(wanted.elapsed());
+            if self.witness.enter(0)? {
+                thread::sleep(HOLD);
+                self.witness.leave(0)?;
+            } else {
+                result.double_grants += 1;
+            }
+            self.release(&grant, result)?;
+            result.held.push((granted, wall_ns()));
+            result.grants += 1;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn pick(&mut self) -> usize {
         if self.resources.len() == 1 {
             return 0;
         }
+        let len = u64::try_from(self.resources.len()).unwrap_or(u64::MAX);
+        usize::try_from(self.draw() % len).unwrap_or(0)
+    }
+
+    /// The next draw of the client's random source.
+    pub(crate) fn draw(&mut self) -> u64 {
         // xorshift64: cheap, and enough to spread picks uniformly.
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 7;
         self.seed ^= self.seed << 17;
-        let len = u64::try_from(self.resources.len()).unwrap_or(u64::MAX);
-        usize::try_from(self.seed % len).unwrap_or(0)
+        self.seed
     }
 
     /// Takes resource `index`, or `None` when the run ended first.
@@ -122,13 +175,14 @@ impl<L: Locker> Client<'_, L> {
     ) -> Result<Option<L::Grant>, BenchError> {
         let resource = &self.resources[index];
         loop {
-            let attempt = match self.style {
-                Style::Retry => self.locker.try_acquire(resource, &self.owner),
-                Style::Wait => self.locker.acquire_waiting(resource, &self.owner, deadline),
+            let attempt = if self.style.waits() {
+                self.locker.acquire_waiting(resource, &self.owner, deadline)
+            } else {
+                self.locker.try_acquire(resource, &self.owner)
             };
             match attempt {
                 Ok(Some(grant)) => return Ok(Some(grant)),
-                Ok(None) if self.style == Style::Wait => result.unfinished_waits += 1,
+                Ok(None) if self.style.waits() => result.unfinished_waits += 1,
                 Ok(None) => result.busy_attempts += 1,
                 Err(e) if e.is_busy() => result.busy_errors += 1,
                 Err(e) => return Err(e),

@@ -43,6 +43,8 @@ pub(crate) fn update(report: &Report, path: &Path, model: bool) -> Result<(), Be
         ("threads", tables::throughput(report, Runner::Threads)),
         ("contention", tables::contention(report)),
         ("wait", tables::wait(report)),
+        ("holding", tables::holding(report)),
+        ("mixed", tables::mixed(report)),
         ("detail", tables::detail(report)),
     ];
     if model {

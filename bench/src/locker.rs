@@ -93,4 +93,33 @@ pub trait Locker: Send + Sync {
             "this contender has no waiting acquire",
         ))
     }
+
+    /// Gives the lease back, whatever the answer (an eviction may have ended it first).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    fn release_any(&self, grant: &Self::Grant) -> Result<(), BenchError> {
+        self.release(grant)
+    }
+
+    /// Reads who holds `resource`. Only `SqliteStore` has it.
+    ///
+    /// # Errors
+    ///
+    /// [`BenchError::Protocol`] for other contenders; storage errors.
+    fn holder(&self, resource: &str) -> Result<(), BenchError> {
+        let _ = resource;
+        Err(BenchError::protocol("this contender has no holder read"))
+    }
+
+    /// Ends whatever lease `resource` has. Only `SqliteStore` has it.
+    ///
+    /// # Errors
+    ///
+    /// [`BenchError::Protocol`] for other contenders; storage errors.
+    fn evict(&self, resource: &str) -> Result<(), BenchError> {
+        let _ = resource;
+        Err(BenchError::protocol("this contender has no evict"))
+    }
 }

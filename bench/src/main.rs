@@ -143,6 +143,8 @@ fn print_tables(report: &Report) -> Result<(), BenchError> {
             tables::contention(report),
         ),
         ("SqliteStore::acquire(.., wait)", tables::wait(report)),
+        ("Holding a hot lease 200 µs", tables::holding(report)),
+        ("Mixed operations, 2 resources", tables::mixed(report)),
     ];
     for (title, table) in sections {
         writeln!(out, "## {title}\n\n{table}")?;

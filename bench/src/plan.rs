@@ -114,6 +114,25 @@ pub fn grid() -> Vec<Scenario> {
                 Style::Wait,
             ));
         }
+        grid.extend(waiting(durability));
     }
     grid
+}
+
+/// The waiting scenarios of issue 14, per durability: one process and eight on one hot
+/// resource holding each lease 200 µs, with the shared line and without it (the negative
+/// control); 1, 6 and 8 processes sending single operations on two resources, and 8 without the
+/// line for the write lock (its negative control).
+fn waiting(durability: Durability) -> Vec<Scenario> {
+    let store = Contender::SqliteStore;
+    let procs = |n| (Runner::Processes, n);
+    vec![
+        scenario(store, durability, procs(1), 1, Style::Hold),
+        scenario(store, durability, procs(8), 1, Style::Hold),
+        scenario(store, durability, procs(8), 1, Style::HoldPolling),
+        scenario(store, durability, procs(1), 2, Style::Mixed),
+        scenario(store, durability, procs(6), 2, Style::Mixed),
+        scenario(store, durability, procs(8), 2, Style::Mixed),
+        scenario(store, durability, procs(8), 2, Style::MixedPolling),
+    ]
 }

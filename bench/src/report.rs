@@ -164,9 +164,14 @@ mod tests {
     use crate::scenario::ClientResult;
 
     fn report_of(plan: &Plan) -> Report {
+        let mut operation = crate::histogram::Histogram::default();
+        operation.record(std::time::Duration::from_micros(50));
         let client = ClientResult {
             grants: 3,
             elapsed_s: 0.1,
+            // Hold and mixed scenarios' logs, so that their ratios have values.
+            held: vec![(1_000, 2_000), (3_000, 4_000)],
+            operations: [("acquire".to_owned(), operation)].into(),
             ..ClientResult::default()
         };
         let summaries = plan

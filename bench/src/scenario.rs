@@ -1,5 +1,7 @@
 //! [`Scenario`]: one point of the benchmark grid, and what its clients measured.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::contender::Contender;
@@ -27,6 +29,58 @@ pub enum Style {
     Retry,
     /// `SqliteStore::acquire(.., wait)`: the store's backoff. Store only.
     Wait,
+    /// `SqliteStore::acquire_until`, hold the lease [`HOLD`], release, ask again at once: the
+    /// hot-resource waiting of issue 14, with the line shared between processes. Store only.
+    Hold,
+    /// [`Style::Hold`] through stores opened `without_shared_line`: each waiter polls, as before
+    /// the shared line (the negative control). Store only.
+    HoldPolling,
+    /// A mix of single operations on 2 resources — `try_acquire`, `release`, `holder`,
+    /// `evict` — each timed on its own. Store only.
+    Mixed,
+    /// [`Style::Mixed`] through stores opened `without_shared_line`: a write that finds the
+    /// write lock taken waits blind (the negative control). Store only.
+    MixedPolling,
+}
+
+/// How long a [`Style::Hold`] client holds each lease (a sleep, so a little more in fact).
+pub const HOLD: std::time::Duration = std::time::Duration::from_micros(200);
+
+impl Style {
+    /// Whether a refused client waits with the store's waiting acquire.
+    #[must_use]
+    pub fn waits(self) -> bool {
+        matches!(self, Self::Wait | Self::Hold | Self::HoldPolling)
+    }
+
+    /// Whether clients send single operations ([`Style::Mixed`]).
+    #[must_use]
+    pub fn mixes(self) -> bool {
+        matches!(self, Self::Mixed | Self::MixedPolling)
+    }
+
+    /// Whether the store is opened without the line shared between processes.
+    #[must_use]
+    pub fn polls(self) -> bool {
+        matches!(self, Self::HoldPolling | Self::MixedPolling)
+    }
+
+    /// Whether clients hold each lease [`HOLD`] and log when they held it.
+    #[must_use]
+    pub fn holds(self) -> bool {
+        matches!(self, Self::Hold | Self::HoldPolling)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Wait => "wait",
+            Self::Hold => "hold",
+            Self::HoldPolling => "hold-polling",
+            Self::Mixed => "mixed",
+            Self::MixedPolling => "mixed-polling",
+        }
+    }
 }
 
 /// One point of the grid: who, how durable, how many clients, how many resources.
@@ -60,10 +114,7 @@ impl Scenario {
                 Runner::Threads => "thread",
             },
             self.resources,
-            match self.style {
-                Style::Retry => "retry",
-                Style::Wait => "wait",
-            }
+            self.style.name()
         )
     }
 }
@@ -86,4 +137,11 @@ pub struct ClientResult {
     pub elapsed_s: f64,
     /// Time from starting to want the lease to holding it (busy retries or waiting included).
     pub acquire_latency: Histogram,
+    /// [`Style::Hold`]: when each lease was held, as (granted, released) nanoseconds on the
+    /// wall clock, which every process of the host reads alike.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<(u64, u64)>,
+    /// [`Style::Mixed`]: the latency of each operation, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub operations: BTreeMap<String, Histogram>,
 }

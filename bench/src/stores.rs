@@ -25,9 +25,26 @@ impl Store {
     ///
     /// The store's open errors.
     pub fn open(path: &Path, durability: Durability) -> Result<Self, BenchError> {
-        let options = Options::new()
+        Self::open_with(path, Self::options(durability))
+    }
+
+    /// Opens the store at `path` without the line shared between processes: its waiters poll
+    /// (the negative control of [`Style::HoldPolling`](crate::scenario::Style::HoldPolling)).
+    ///
+    /// # Errors
+    ///
+    /// The store's open errors.
+    pub fn open_polling(path: &Path, durability: Durability) -> Result<Self, BenchError> {
+        Self::open_with(path, Self::options(durability).without_shared_line())
+    }
+
+    fn options(durability: Durability) -> Options {
+        Options::new()
             .durability(durability.store())
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+    }
+
+    fn open_with(path: &Path, options: Options) -> Result<Self, BenchError> {
         Ok(Self {
             store: SqliteStore::open_with(path, options)?,
         })
@@ -67,6 +84,22 @@ impl Locker for Store {
         Ok(granted(
             self.store.acquire_until(resource, owner, TTL, deadline)?,
         ))
+    }
+
+    fn release_any(&self, lease: &Lease) -> Result<(), BenchError> {
+        // After an eviction the answer is `NotHolder`: any answer will do here.
+        let _ = self.store.release(lease)?;
+        Ok(())
+    }
+
+    fn holder(&self, resource: &str) -> Result<(), BenchError> {
+        self.store.holder(resource)?;
+        Ok(())
+    }
+
+    fn evict(&self, resource: &str) -> Result<(), BenchError> {
+        let _ = self.store.evict(resource)?;
+        Ok(())
     }
 }
 

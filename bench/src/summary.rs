@@ -1,7 +1,10 @@
 //! [`Summary`]: one scenario's rounds reduced to the figures the report shows.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use crate::handoff::{Handoff, handoff};
 use crate::histogram::Histogram;
 use crate::scenario::{ClientResult, Scenario};
 
@@ -55,6 +58,18 @@ pub struct Summary {
     pub busy_errors: u64,
     /// Waiting acquires cut off by the end of a round.
     pub unfinished_waits: u64,
+    /// How the lease passed between clients ([`Style::Hold`](crate::scenario::Style::Hold)
+    /// scenarios only).
+    #[serde(default)]
+    pub handoff: Option<Handoff>,
+    /// Each operation's latency ([`Style::Mixed`](crate::scenario::Style::Mixed) only).
+    #[serde(default)]
+    pub operations: BTreeMap<String, Latency>,
+    /// Every operation together, as a client sees its calls ([`Style::Mixed`] only).
+    ///
+    /// [`Style::Mixed`]: crate::scenario::Style::Mixed
+    #[serde(default)]
+    pub all_operations: Option<Latency>,
     /// The merged latency histogram, for the plots (not in the JSON).
     #[serde(skip)]
     pub histogram: Histogram,
@@ -77,6 +92,12 @@ impl Summary {
             }
         }
         let sum = |f: fn(&ClientResult) -> u64| all.clone().map(f).sum();
+        let mut operations: BTreeMap<String, Histogram> = BTreeMap::new();
+        for result in all.clone() {
+            for (name, h) in &result.operations {
+                operations.entry(name.clone()).or_default().merge(h);
+            }
+        }
         Self {
             scenario,
             cycles_per_second: median(&rounds_cycles_per_second),
@@ -88,6 +109,18 @@ impl Summary {
             double_grants: sum(|r| r.double_grants),
             busy_errors: sum(|r| r.busy_errors),
             unfinished_waits: sum(|r| r.unfinished_waits),
+            handoff: handoff(rounds),
+            operations: operations
+                .iter()
+                .map(|(name, h)| (name.clone(), latency(h)))
+                .collect(),
+            all_operations: (!operations.is_empty()).then(|| {
+                let mut all = Histogram::default();
+                for h in operations.values() {
+                    all.merge(h);
+                }
+                latency(&all)
+            }),
             histogram,
         }
     }

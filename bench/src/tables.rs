@@ -37,9 +37,10 @@ pub fn targets(report: &Report) -> String {
             .value
             .map_or_else(|| "—".to_owned(), |v| format!("{v:.2}"));
         let verdict = if ratio.met { "met" } else { "**missed**" };
+        let bound = if ratio.at_most { "≤" } else { "≥" };
         let _ = writeln!(
             out,
-            "| {} | {value} | ≥ {:.2} | {verdict} |",
+            "| {} | {value} | {bound} {:.2} | {verdict} |",
             ratio.what, ratio.target
         );
     }
@@ -154,6 +155,79 @@ pub fn contention(report: &Report) -> String {
                     out.push_str(&spread_row(c.name(), s));
                 }
             }
+        }
+    }
+    out
+}
+
+/// The hot resource held 200 µs at a time by waiting clients, with the shared line and
+/// without: wait-to-grant, hand-over and spread.
+#[must_use]
+pub fn holding(report: &Report) -> String {
+    let mut out = String::from(
+        "| durability | clients | line | cycles/s | wait p50 µs | p99 µs | max µs | hand-over p50 µs | p99 µs | max µs | barges | min/mean | Jain |\n\
+|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for s in report.select(|s| s.scenario.style.holds()) {
+        let (l, sp) = (s.acquire_latency, s.spread);
+        let line = if s.scenario.style == Style::Hold {
+            "shared"
+        } else {
+            "none (polling)"
+        };
+        let h = s.handoff.map_or_else(
+            || "— | — | — | —".to_owned(),
+            |h| {
+                format!(
+                    "{:.0} | {:.0} | {:.0} | {:.3}",
+                    h.p50_us, h.p99_us, h.max_us, h.barge_share
+                )
+            },
+        );
+        let _ = writeln!(
+            out,
+            "| {} | {} | {line} | {:.0} | {:.0} | {:.0} | {:.0} | {h} | {:.2} | {:.3} |",
+            s.scenario.durability.name(),
+            clients(s),
+            s.cycles_per_second,
+            l.p50_us,
+            l.p99_us,
+            l.max_us,
+            sp.min_over_mean,
+            sp.jain,
+        );
+    }
+    out
+}
+
+/// Single operations on two resources: each operation's latency.
+#[must_use]
+pub fn mixed(report: &Report) -> String {
+    let mut out = String::from(
+        "| durability | clients | write line | operations/s | operation | p50 µs | p99 µs | max µs | p99 ÷ p50 | busy errors |\n\
+|---|---|---|---:|---|---:|---:|---:|---:|---:|\n",
+    );
+    for s in report.select(|s| s.scenario.style.mixes()) {
+        let line = if s.scenario.style == Style::Mixed {
+            "shared"
+        } else {
+            "none (blind)"
+        };
+        let all = s.all_operations.iter().map(|l| ("all", l));
+        let each = s.operations.iter().map(|(name, l)| (name.as_str(), l));
+        for (name, l) in each.chain(all) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {line} | {:.0} | {name} | {:.1} | {:.1} | {:.0} | {:.1} | {} |",
+                s.scenario.durability.name(),
+                clients(s),
+                s.cycles_per_second,
+                l.p50_us,
+                l.p99_us,
+                l.max_us,
+                l.p99_us / l.p50_us.max(1e-3),
+                s.busy_errors
+            );
         }
     }
     out

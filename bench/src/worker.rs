@@ -15,6 +15,7 @@ use crate::contender::{self, WithLocker};
 use crate::error::BenchError;
 use crate::locker::Locker;
 use crate::scenario::{ClientResult, Scenario};
+use crate::stores::Store;
 
 /// The line a worker prints once its contender is open.
 pub const READY: &str = "ready";
@@ -56,14 +57,19 @@ pub fn serve(
     let scenario = &order.scenario;
     let label = scenario.label();
     let context = |e: BenchError| BenchError::Protocol(format!("{label}: {e}"));
-    contender::open(
-        scenario.contender,
-        &order.database,
-        scenario.durability,
-        visit,
-    )
-    .map_err(|e| context(BenchError::Protocol(format!("opening: {e}"))))?
-    .map_err(context)
+    let opened = if scenario.style.polls() {
+        Store::open_polling(&order.database, scenario.durability).map(|store| visit.with(store))
+    } else {
+        contender::open(
+            scenario.contender,
+            &order.database,
+            scenario.durability,
+            visit,
+        )
+    };
+    opened
+        .map_err(|e| context(BenchError::Protocol(format!("opening: {e}"))))?
+        .map_err(context)
 }
 
 struct Serve<'a> {

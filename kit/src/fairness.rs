@@ -6,10 +6,11 @@
 //! a woken waiter runs, so without a line a waiter can go without a grant for as long as the
 //! others keep cycling. With the line, the releaser joins the back.
 //!
-//! **What it cannot show.** Fairness is per store: threads waiting through *different* stores
-//! (processes) are not in one line, and nothing here measures them. The shares are counted,
-//! not timed, but a machine that keeps one thread off the CPU for long enough can still starve
-//! it; the 60 % bar leaves room for that (see [`waiters_take_turns`]).
+//! **What it cannot show.** It measures threads of one store. Whether waiters of *different*
+//! stores (processes) share a line is the store's own matter (the SQLite store's shared line has
+//! its own tests and benchmarks); nothing here measures it. The shares are counted, not timed, but
+//! a machine that keeps one thread off the CPU for long enough can still starve it; the 60 % bar
+//! leaves room for that (see [`waiters_take_turns`]).
 
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

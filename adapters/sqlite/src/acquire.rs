@@ -117,11 +117,16 @@ impl<S: Seam> SqliteStore<S> {
     /// the last answer.
     ///
     /// The whole call uses one request id, so if an attempt's grant committed but the call went
-    /// on trying, the next attempt gets that grant back rather than `Busy`. Pauses grow from 4 ms
-    /// to 50 ms with random jitter and never reach past `deadline` nor past the holder's expiry.
-    /// Threads waiting through this store for the same resource take turns in arrival order,
-    /// and a [`release`](SqliteStore::release) or [`evict`](SqliteStore::evict) through this
-    /// store wakes the first at once (see `leasehold_contract::wait`).
+    /// on trying, the next attempt gets that grant back rather than `Busy`.
+    ///
+    /// Waiters for one resource stand in one line, across every thread and process that opened
+    /// the database: only the first tries, a [`release`](SqliteStore::release) or
+    /// [`evict`](SqliteStore::evict) by any of them wakes it at once, and a caller that asks
+    /// again (say, right after its own release) joins the back. The line lives in a directory
+    /// beside the database, `<database>-lines/`; it orders attempts and never grants
+    /// (`docs/sqlite.md`, "Waiting for a lease"). A waiter that nobody wakes tries again after a
+    /// pause that grows from 4 ms to 50 ms with random jitter and never reaches past `deadline`
+    /// nor past the holder's expiry, so a holder that crashed is replaced when its lease ends.
     ///
     /// # Errors
     ///
@@ -144,16 +149,24 @@ impl<S: Seam> SqliteStore<S> {
         deadline: Option<Instant>,
     ) -> Result<Acquire, Error> {
         let request = AcquireRequest::new::<Error>(resource, owner, ttl, self.new_request_id())?;
+        let resource = request.resource().as_str();
+        // Nobody in line: try at once, without the cost of joining. Someone in line: join the
+        // back, so that a caller that just released cannot take the lease back from under the
+        // waiter its release woke.
+        if !self.lines.waiting(resource) {
+            let answer = self.attempt(&request);
+            let past = deadline.is_some_and(|d| Instant::now() >= d);
+            match answer {
+                Ok(Acquire::Busy(_)) if !past => {}
+                Err(e) if is_busy(&e) && !past => {}
+                answer => return answer,
+            }
+        }
         let mut waiter = StoreWaiter {
             store: self,
             request: &request,
         };
-        wait::acquire_until(
-            &self.turns,
-            request.resource().as_str(),
-            deadline,
-            &mut waiter,
-        )
+        wait::acquire_until(&self.lines, resource, deadline, &mut waiter)
     }
 
     fn attempt(&self, request: &AcquireRequest) -> Result<Acquire, Error> {
@@ -203,6 +216,12 @@ impl<S: Seam> SqliteStore<S> {
     }
 }
 
+/// Whether `error` is waited out like a `Busy` answer: the database stayed locked, or rounds kept
+/// disagreeing; nothing changed.
+fn is_busy(error: &Error) -> bool {
+    matches!(error, Error::Busy | Error::Contended { .. })
+}
+
 /// [`Waiter`] for one waiting acquire of a store.
 struct StoreWaiter<'a, S: Seam> {
     store: &'a SqliteStore<S>,
@@ -217,7 +236,7 @@ impl<S: Seam> Waiter for StoreWaiter<'_, S> {
     }
 
     fn is_busy(&self, error: &Error) -> bool {
-        matches!(error, Error::Busy | Error::Contended { .. })
+        is_busy(error)
     }
 
     fn until_expiry(&mut self, holder: &Holder) -> Result<Duration, Error> {

@@ -56,9 +56,10 @@ impl<S: Seam> SqliteStore<S> {
     /// [`Error::InvalidName`] (nothing written); storage errors.
     pub fn evict(&self, resource: &str) -> Result<Evict, Error> {
         let resource = ResourceName::new(resource)?;
-        let (evicted, _) =
-            self.run_now(Statement::Evict, |c, now| evict(c, &resource, now).map(Ok))?;
-        self.turns.notify(resource.as_str());
+        let freed = Some(resource.as_str());
+        let (evicted, _) = self.run_now_freeing(Statement::Evict, freed, |c, now| {
+            evict(c, &resource, now).map(Ok)
+        })?;
         Ok(match evicted {
             Some(row) => Evict::Evicted(row.into_holder()?),
             None => Evict::NotHeld,

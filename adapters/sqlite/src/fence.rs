@@ -58,7 +58,7 @@ impl<S: Seam> SqliteStore<S> {
     ) -> Result<Fenced<T>, E> {
         self.check_own(lease)?;
         let mut f = Some(f);
-        let run = self.run_waiting(Statement::FencedTransaction, |conn| {
+        let run = self.run_waiting(Statement::FencedTransaction, None, |conn| {
             // Only `BEGIN IMMEDIATE` can be busy here (then nothing ran, and the store retries);
             // once it holds the write lock, a busy `COMMIT` is waited out inside.
             let tx = begin_immediate(conn)?;

@@ -36,6 +36,10 @@
 //!   statement never waits for SQLite's write lock holding an older reading (the store waits
 //!   between attempts and reads the clock again), so each is judged, and each lease stamped, at
 //!   the moment it runs.
+//! - Waiting acquires and writes that find SQLite's write lock taken stand in lines kept in a
+//!   directory beside the database, `<database>-lines/` (Linux; elsewhere, or where the directory
+//!   cannot be written, they poll). The lines only order attempts: every grant is still the
+//!   acquire statement's decision, so nothing in that directory can cause a double grant.
 //! - A holder stops relying on its lease at its [`Lease::deadline`] (its own clock: the request's
 //!   send time plus the ttl, less a drift margin) and passes its fencing token to whatever it
 //!   protects. For data in the same database,
@@ -89,6 +93,7 @@ mod admin;
 mod contract;
 mod error;
 mod fence;
+mod line;
 mod lock_wait;
 mod options;
 mod read;

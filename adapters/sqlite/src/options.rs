@@ -51,6 +51,10 @@ pub struct Options<S: Seam = Direct> {
     pub(crate) busy_timeout: Duration,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) seam: S,
+    /// Whether waiting acquires stand in the line shared between processes (test hook).
+    pub(crate) shared_line: bool,
+    /// The most waiters in one resource's shared line (test hook).
+    pub(crate) line_capacity: usize,
 }
 
 impl Options<Direct> {
@@ -63,6 +67,8 @@ impl Options<Direct> {
             busy_timeout: Duration::from_secs(5),
             clock: Arc::new(SystemClock),
             seam: Direct,
+            shared_line: true,
+            line_capacity: crate::line::CAPACITY,
         }
     }
 }
@@ -115,7 +121,27 @@ impl<S: Seam> Options<S> {
             busy_timeout: self.busy_timeout,
             clock: self.clock,
             seam,
+            shared_line: self.shared_line,
+            line_capacity: self.line_capacity,
         }
+    }
+
+    /// Waiting acquires stand only in the store's own line of threads and poll, as before the
+    /// line shared between processes (feature `test-util`): the benchmarks' negative control.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub fn without_shared_line(mut self) -> Self {
+        self.shared_line = false;
+        self
+    }
+
+    /// At most `capacity` waiters per resource in the shared line; later ones poll (feature
+    /// `test-util`, for the full-line tests; the default is 64).
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub fn line_capacity(mut self, capacity: usize) -> Self {
+        self.line_capacity = capacity;
+        self
     }
 }
 
@@ -126,6 +152,8 @@ impl<S: Seam> fmt::Debug for Options<S> {
             .field("busy_timeout", &self.busy_timeout)
             .field("clock", &self.clock)
             .field("seam", &core::any::type_name::<S>())
+            .field("shared_line", &self.shared_line)
+            .field("line_capacity", &self.line_capacity)
             .finish()
     }
 }

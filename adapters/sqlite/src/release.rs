@@ -67,15 +67,15 @@ impl<S: Seam> SqliteStore<S> {
         resource: &ResourceName,
         token: FencingToken,
     ) -> Result<Release, Error> {
-        let released = self.release_row(resource, token);
-        // Whatever the answer, the lease may be free now: this store's waiters try again.
-        self.turns.notify(resource.as_str());
-        released
+        // Whatever the answer, the lease may be free now: after each release statement the
+        // front waiter, in whichever process, is woken (`run_now_freeing`).
+        self.release_row(resource, token)
     }
 
     fn release_row(&self, resource: &ResourceName, token: FencingToken) -> Result<Release, Error> {
         for _ in 0..MAX_ROUNDS {
-            let (status, now) = self.run_now(Statement::Release, |c, now| {
+            let freed = Some(resource.as_str());
+            let (status, now) = self.run_now_freeing(Statement::Release, freed, |c, now| {
                 release(c, resource, token, now).map(Ok)
             })?;
             match status.map(row::status) {

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use leasehold_contract::wait::Turns;
 use leasehold_contract::{Clock, Lease, RequestIds, StoreId};
 use leasehold_core::{DecideError, RequestId, Timestamp, check_clock};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::error::Error;
+use crate::line::Lines;
 use crate::lock_wait::LockWait;
 use crate::options::Options;
 use crate::seam::{Direct, Seam, Statement};
@@ -40,7 +40,8 @@ pub struct SqliteStore<S: Seam = Direct> {
     busy_timeout: Duration,
     request_ids: RequestIds,
     store_id: StoreId,
-    pub(crate) turns: Turns,
+    /// The lines of waiting acquires, shared with every process of the database where possible.
+    pub(crate) lines: Lines,
 }
 
 // The store is shared between threads; this fails to compile if a field ever stops allowing it.
@@ -122,6 +123,15 @@ impl<S: Seam> SqliteStore<S> {
         // No busy handler: a statement that cannot take the write lock fails at once, having done
         // nothing, and the store waits and retries with a fresh clock reading (see `lock_wait`).
         conn.busy_timeout(Duration::ZERO)?;
+        let (shared_line, line_capacity) = (options.shared_line, options.line_capacity);
+        // `open` sets `synchronous` from the durability; an application's connection keeps its
+        // own (1 is NORMAL, 2 FULL, 3 EXTRA).
+        let fsynced = match durability {
+            Some(durability) => durability == crate::Durability::Full,
+            None => conn
+                .pragma_query_value(None, "synchronous", |row| row.get::<_, i64>(0))
+                .map_or(true, |level| level >= 2),
+        };
         let mut store = Self {
             conn: Mutex::new(conn),
             clock: options.clock,
@@ -131,9 +141,14 @@ impl<S: Seam> SqliteStore<S> {
             request_ids: RequestIds::new().map_err(Error::Random)?,
             // Set from the database below, before anyone can see the store.
             store_id: StoreId::from_u64(0),
-            turns: Turns::default(),
+            lines: Lines::new(None, line_capacity, fsynced),
         };
         store.store_id = store.prepare(durability)?;
+        // The file exists now: its absolute path names the lines every process shares.
+        if shared_line && !store.path.as_os_str().is_empty() {
+            let database = std::fs::canonicalize(&store.path).ok();
+            store.lines = Lines::new(database.as_deref(), line_capacity, fsynced);
+        }
         Ok(store)
     }
 
@@ -177,7 +192,7 @@ impl<S: Seam> SqliteStore<S> {
         statement: Statement,
         mut f: impl FnMut(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, Error> {
-        self.run_waiting(statement, |conn| f(conn).map(Ok))
+        self.run_waiting(statement, None, |conn| f(conn).map(Ok))
     }
 
     /// Runs one statement at `now`: the clock is read once the store holds its connection,
@@ -189,28 +204,63 @@ impl<S: Seam> SqliteStore<S> {
     pub(crate) fn run_now<T>(
         &self,
         statement: Statement,
+        f: impl FnMut(&mut Connection, Timestamp) -> rusqlite::Result<Result<T, Error>>,
+    ) -> Result<(T, Timestamp), Error> {
+        self.run_now_freeing(statement, None, f)
+    }
+
+    /// [`SqliteStore::run_now`] for a statement that may free `freed`'s lease (a release, an
+    /// eviction): once it has run, the front waiter for that lease is woken.
+    pub(crate) fn run_now_freeing<T>(
+        &self,
+        statement: Statement,
+        freed: Option<&str>,
         mut f: impl FnMut(&mut Connection, Timestamp) -> rusqlite::Result<Result<T, Error>>,
     ) -> Result<(T, Timestamp), Error> {
-        self.run_waiting(statement, |conn| match self.now() {
+        self.run_waiting(statement, freed, |conn| match self.now() {
             Ok(now) => Ok(f(conn, now)?.map(|t| (t, now))),
             Err(e) => Ok(Err(e)),
         })
     }
 
-    /// One seam call per attempt; a busy database is waited out until the busy timeout.
+    /// One seam call per attempt; a busy database is waited out until the busy timeout, in the
+    /// line for the write lock for a write. After a write, whoever waits is woken (see
+    /// `line`): the line for the write lock, and `freed`'s line.
     pub(crate) fn run_waiting<T>(
         &self,
         statement: Statement,
+        freed: Option<&str>,
         mut attempt: impl FnMut(&mut Connection) -> rusqlite::Result<Result<T, Error>>,
     ) -> Result<T, Error> {
+        let writes = statement.writes();
         let mut wait = LockWait::new(self.busy_timeout);
-        loop {
-            match self.seam.run(statement, || attempt(&mut self.lock())) {
-                Ok(result) => return result,
-                Err(e) if is_busy(&e) && wait.pause() => {}
-                Err(e) => return Err(classify(&self.path, statement, e)),
-            }
+        let mut place = if writes {
+            self.lines.defer_write()
+        } else {
+            None
+        };
+        if let Some(place) = &mut place {
+            place.wait_for_turn(wait.deadline());
         }
+        let outcome = loop {
+            if let Some(place) = &mut place {
+                place.mark();
+            }
+            match self.seam.run(statement, || attempt(&mut self.lock())) {
+                Ok(result) => break result,
+                Err(e) if is_busy(&e) && writes && wait.pause_in_line(&self.lines, &mut place) => {}
+                Err(e) if is_busy(&e) && !writes && wait.pause() => {}
+                Err(e) => break Err(classify(&self.path, statement, e)),
+            }
+        };
+        if let Some(mut place) = place {
+            // Leaves without waking: the wake below, after the statement, is the hand-over.
+            place.granted();
+        }
+        if writes {
+            self.lines.after_write(freed);
+        }
+        outcome
     }
 
     /// A wait for the write lock with this store's busy timeout.

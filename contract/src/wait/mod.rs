@@ -1,5 +1,12 @@
 //! The waiting every store shares: [`acquire_until`] tries, then pauses with jittered backoff
-//! until a deadline, taking turns with the other threads waiting through the same store.
+//! until a deadline, taking turns in a [`Line`] of waiters.
+//!
+//! A [`Line`] orders the waiters of each resource and wakes them when a lease may have become
+//! free. [`Turns`] is the line of the threads of one process waiting through one store; a store
+//! whose waiters live in several processes brings a line of its own that reaches them all (the
+//! SQLite store's line beside its database file; a PostgreSQL store could wake its line from
+//! `LISTEN`). The line is a hint about *when* to try: a waiter that nobody wakes still tries at
+//! the end of each pause.
 //!
 //! Waiting never decides a grant: every attempt is the store's own atomic acquire. What this
 //! module decides is only *when* to try again, so a bug here can cost fairness or time, never
@@ -10,7 +17,7 @@ mod turns;
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
 
-pub use turns::{Place, Turns};
+pub use turns::{Turn, Turns};
 
 use crate::answer::Acquire;
 use crate::lease::Holder;
@@ -47,32 +54,77 @@ pub trait Waiter {
     fn until_expiry(&mut self, holder: &Holder) -> Result<Duration, Self::Error>;
 }
 
-/// Tries to acquire through `waiter` until it is granted or `deadline` passes (`None`: wait
-/// however long it takes), in `resource`'s line of `turns`.
+/// The lines of waiters of one store, one line per resource: who tries next, and a way to wake
+/// them when a lease may have become free.
 ///
-/// Only the thread at the front of the line tries; a [`Turns::notify`] (a release or eviction
-/// through the same store) ends its pause at once. Pauses grow exponentially from 4 ms to 50 ms
-/// with jitter (so that waiters in different processes do not retry in step), and never reach
-/// past the deadline nor past the holder's expiry when that is sooner. A thread still in line at
-/// the deadline makes one attempt out of turn, whose answer it returns.
+/// A line orders attempts and nothing else; every grant is still the store's decision. So a
+/// mistake in a line can cost fairness or time, never exclusion. Implementations must not lose a
+/// wake-up: a [`notify`](Line::notify) that follows an attempt of the front waiter (in real
+/// time) must end that waiter's next [`Place::pause`] early, as [`Place::mark`] describes.
+pub trait Line {
+    /// A waiter's place in one resource's line; dropping it leaves the line.
+    type Place<'a>: Place
+    where
+        Self: 'a;
+
+    /// Joins the back of `resource`'s line.
+    fn join<'a>(&'a self, resource: &'a str) -> Self::Place<'a>;
+
+    /// Wakes `resource`'s front waiter: its lease may have become free (a release or an
+    /// eviction committed). Called after the statement, never before.
+    fn notify(&self, resource: &str);
+}
+
+/// A waiter's place in a [`Line`]. Dropping it leaves the line and, when it was at the front,
+/// hands the turn on (except after [`Place::granted`]).
+pub trait Place {
+    /// Waits until this place is at the front of its line (`true`) or `deadline` passes first
+    /// (`false`); `None` waits for the turn however long it takes.
+    fn wait_for_turn(&mut self, deadline: Option<Instant>) -> bool;
+
+    /// Called just before each attempt: a wake-up that comes after it ends the next
+    /// [`Place::pause`] at once, so that a release between the attempt and the pause is not
+    /// slept through.
+    fn mark(&mut self);
+
+    /// Sleeps for `pause`, or less if the waiter was woken since the [`Place::mark`].
+    fn pause(&mut self, pause: Duration);
+
+    /// The wait ends with a grant: the lease is held, so the next waiter need not be woken to try
+    /// now (the holder's release will wake it). A line may still hand the turn on when this
+    /// place is dropped; the default does nothing.
+    fn granted(&mut self) {}
+}
+
+/// Tries to acquire through `waiter` until it is granted or `deadline` passes (`None`: wait
+/// however long it takes), in `resource`'s place of `line`.
+///
+/// Only the waiter at the front of the line tries; a [`Line::notify`] (a release or eviction)
+/// ends its pause at once. Pauses grow exponentially from 4 ms to 50 ms with jitter (so that
+/// waiters that are not woken do not retry in step), and never reach past the deadline nor past
+/// the holder's expiry when that is sooner. A waiter still in line at the deadline makes one
+/// attempt out of turn, whose answer it returns.
 ///
 /// # Errors
 ///
 /// The first error that is not [`Waiter::is_busy`]; a busy error if it was the last answer.
-pub fn acquire_until<W: Waiter>(
-    turns: &Turns,
+pub fn acquire_until<L: Line + ?Sized, W: Waiter>(
+    line: &L,
     resource: &str,
     deadline: Option<Instant>,
     waiter: &mut W,
 ) -> Result<Acquire, W::Error> {
-    let place = turns.join(resource);
+    let mut place = line.join(resource);
     let mut backoff = Backoff::new();
     loop {
         let in_turn = place.wait_for_turn(deadline);
-        let mark = place.mark();
+        place.mark();
         let busy = match waiter.attempt() {
             Ok(Acquire::Busy(holder)) => Ok(holder),
-            Ok(granted) => return Ok(granted),
+            Ok(granted) => {
+                place.granted();
+                return Ok(granted);
+            }
             Err(e) if waiter.is_busy(&e) => Err(e),
             Err(e) => return Err(e),
         };
@@ -85,8 +137,8 @@ pub fn acquire_until<W: Waiter>(
             pause = pause.min(waiter.until_expiry(holder)?);
         }
         let pause = pause.max(Duration::from_millis(1));
-        // Ends early when a release or eviction through this store may have freed the lease.
-        place.pause(mark, left.map_or(pause, |left| pause.min(left)));
+        // Ends early when a release or eviction may have freed the lease.
+        place.pause(left.map_or(pause, |left| pause.min(left)));
     }
 }
 

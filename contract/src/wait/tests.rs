@@ -210,3 +210,81 @@ fn backoff_pauses_lie_between_half_the_ceiling_and_the_ceiling_and_double_to_fif
     }
     assert!(seen.len() > 20, "pauses are not jittered: {seen:?}");
 }
+
+/// A line that records what `acquire_until` asks of it.
+#[derive(Default)]
+struct Recorded {
+    calls: std::sync::Mutex<Vec<&'static str>>,
+}
+
+struct RecordedPlace<'a>(&'a Recorded);
+
+impl RecordedPlace<'_> {
+    fn note(&self, call: &'static str) {
+        self.0.calls.lock().expect("not poisoned").push(call);
+    }
+}
+
+impl super::Line for Recorded {
+    type Place<'a> = RecordedPlace<'a>;
+
+    fn join<'a>(&'a self, _resource: &'a str) -> RecordedPlace<'a> {
+        let place = RecordedPlace(self);
+        place.note("join");
+        place
+    }
+
+    fn notify(&self, _resource: &str) {}
+}
+
+impl super::Place for RecordedPlace<'_> {
+    fn wait_for_turn(&mut self, _deadline: Option<Instant>) -> bool {
+        self.note("turn");
+        true
+    }
+
+    fn mark(&mut self) {
+        self.note("mark");
+    }
+
+    fn pause(&mut self, _pause: Duration) {
+        self.note("pause");
+    }
+
+    fn granted(&mut self) {
+        self.note("granted");
+    }
+}
+
+impl Drop for RecordedPlace<'_> {
+    fn drop(&mut self) {
+        self.note("leave");
+    }
+}
+
+#[test]
+fn a_line_is_joined_once_marked_before_every_attempt_and_told_of_the_grant() {
+    let line = Recorded::default();
+    let mut waiter = Scripted::new(&[Answer::Busy, Answer::Grant], Duration::from_secs(60));
+    let outcome = acquire_until(&line, "r", None, &mut waiter);
+    assert!(matches!(outcome, Ok(Acquire::Granted(_))));
+    let calls = line.calls.lock().expect("not poisoned").clone();
+    assert_eq!(
+        calls,
+        [
+            "join", "turn", "mark", "pause", "turn", "mark", "granted", "leave"
+        ]
+    );
+}
+
+#[test]
+fn a_wait_that_ends_busy_leaves_without_a_grant() {
+    let line = Recorded::default();
+    let mut waiter = Scripted::new(&[], Duration::from_secs(60));
+    let deadline = Some(Instant::now());
+    let outcome = acquire_until(&line, "r", deadline, &mut waiter);
+    assert!(matches!(outcome, Ok(Acquire::Busy(_))));
+    let calls = line.calls.lock().expect("not poisoned").clone();
+    assert!(!calls.contains(&"granted"), "{calls:?}");
+    assert_eq!(calls.last(), Some(&"leave"));
+}

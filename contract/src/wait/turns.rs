@@ -15,6 +15,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::{Line as WaitLine, Place};
+
 /// How long one wait for the turn sleeps at most when there is no deadline; the loop then
 /// checks again (a wake-up is never lost: every change notifies under the lock).
 const FOREVER_SLICE: Duration = Duration::from_secs(3_600);
@@ -40,16 +42,19 @@ struct Line {
     moved: Arc<Condvar>,
 }
 
-/// A waiter's place in a line; leaving (dropping it) hands the turn on.
-pub struct Place<'a> {
+/// A thread's place in a line of [`Turns`]; leaving (dropping it) hands the turn on.
+#[derive(Debug)]
+pub struct Turn<'a> {
     turns: &'a Turns,
     resource: &'a str,
     ticket: u64,
+    /// The line's change count when the last attempt began.
+    mark: u64,
 }
 
 impl Turns {
     /// Joins the back of `resource`'s line.
-    pub fn join<'a>(&'a self, resource: &'a str) -> Place<'a> {
+    pub fn join<'a>(&'a self, resource: &'a str) -> Turn<'a> {
         let mut lines = self.lock();
         let ticket = lines.next_ticket;
         lines.next_ticket += 1;
@@ -62,10 +67,12 @@ impl Turns {
                 moved: Arc::new(Condvar::new()),
             });
         line.tickets.push_back(ticket);
-        Place {
+        let mark = line.changes;
+        Turn {
             turns: self,
             resource,
             ticket,
+            mark,
         }
     }
 
@@ -85,7 +92,7 @@ impl Turns {
     }
 }
 
-impl Place<'_> {
+impl Turn<'_> {
     /// Waits until this place is at the front of its line (`true`) or `deadline` passes first
     /// (`false`); `None` waits for the turn however long it takes.
     pub fn wait_for_turn(&self, deadline: Option<Instant>) -> bool {
@@ -133,7 +140,33 @@ impl Place<'_> {
     }
 }
 
-impl Drop for Place<'_> {
+impl WaitLine for Turns {
+    type Place<'a> = Turn<'a>;
+
+    fn join<'a>(&'a self, resource: &'a str) -> Turn<'a> {
+        Turns::join(self, resource)
+    }
+
+    fn notify(&self, resource: &str) {
+        Turns::notify(self, resource);
+    }
+}
+
+impl Place for Turn<'_> {
+    fn wait_for_turn(&mut self, deadline: Option<Instant>) -> bool {
+        Turn::wait_for_turn(self, deadline)
+    }
+
+    fn mark(&mut self) {
+        self.mark = Turn::mark(self);
+    }
+
+    fn pause(&mut self, pause: Duration) {
+        Turn::pause(self, self.mark, pause);
+    }
+}
+
+impl Drop for Turn<'_> {
     fn drop(&mut self) {
         let mut lines = self.turns.lock();
         let Some(line) = lines.by_resource.get_mut(self.resource) else {

@@ -18,7 +18,7 @@ impl<S: Seam> SqliteStore<S> {
     /// Checks the connection and the database, creates or upgrades the schema if needed, and
     /// returns the store's id.
     pub(crate) fn prepare(&self, durability: Option<Durability>) -> Result<StoreId, Error> {
-        self.run_waiting(Statement::Schema, |c| connection::check(c))?;
+        self.run_waiting(Statement::Schema, None, |c| connection::check(c))?;
         let found = schema::check(&self.run(Statement::Schema, |c| schema::inspect(c))?)?;
         match durability {
             Some(durability) => self.set_durability(durability)?,
@@ -58,7 +58,7 @@ impl<S: Seam> SqliteStore<S> {
         let store_id = StoreId::random().map_err(Error::Random)?.as_u64();
         // In 1..=i64::MAX by construction: it is kept in an `INTEGER` column.
         let store_id = i64::try_from(store_id).unwrap_or(i64::MAX);
-        let found = self.run_waiting(Statement::Schema, |conn| {
+        let found = self.run_waiting(Statement::Schema, None, |conn| {
             let tx = crate::fence::begin_immediate(conn)?;
             let found = match schema::check(&schema::inspect(&tx)?) {
                 Ok(found) => found,

@@ -7,6 +7,7 @@ mod faults;
 mod fence;
 mod hostile;
 mod kit;
+mod lines;
 mod open;
 mod replay;
 mod statements;
