@@ -9,22 +9,28 @@ use tokio_postgres::types::Type;
 use crate::error::Error;
 use crate::row::{self, RawRow};
 use crate::seam::Statement;
-use crate::sql::{clock, columns, status_code};
+use crate::sql::{clock, columns, notify, status_code};
 use crate::store::AsyncPgStore;
 
 /// The core's evict: end whatever lease is valid at `now`. The expiry is kept, so `RETURNING`
-/// reports the evicted holder's real expiry.
+/// reports the evicted holder's real expiry. The lease it ended is free: the statement sends the
+/// wake-up hint (the last column, `void`).
 ///
 /// `$1` resource, `$2` now.
 pub(crate) const EVICT: &str = concat!(
-    "UPDATE {schema}.leasehold_locks AS l SET status = ",
+    "WITH done AS (UPDATE {schema}.leasehold_locks AS l SET status = ",
     status_code!(Evicted),
     " WHERE l.resource = $1 AND l.status = ",
     status_code!(Active),
     " AND l.expires_at > ",
     clock!("$2"),
     " RETURNING ",
-    columns!()
+    columns!(),
+    ", l.tableoid) SELECT ",
+    columns!(),
+    ", ",
+    notify!(),
+    " FROM done AS l"
 );
 
 /// The core's prune (`LockTable::prune`) at one clock reading: delete the rows over for more

@@ -11,16 +11,17 @@ use tokio_postgres::types::Type;
 use crate::error::Error;
 use crate::row;
 use crate::seam::Statement;
-use crate::sql::{clock, status_code};
+use crate::sql::{clock, notify, status_code};
 use crate::store::AsyncPgStore;
 
 /// The core's release of an active lease: `Released` while it is valid, with the release
 /// instant as its end; `ReleasedAfterExpiry` once it has expired, keeping its expiry. Both
-/// columns come from one clock reading.
+/// columns come from one clock reading. A release that freed a valid lease sends the wake-up
+/// hint in the same statement (the second column, `void`); one after the expiry freed nothing.
 ///
 /// `$1` resource, `$2` token, `$3` now.
 pub(crate) const RELEASE: &str = concat!(
-    "UPDATE {schema}.leasehold_locks AS l \
+    "WITH done AS (UPDATE {schema}.leasehold_locks AS l \
 SET (status, expires_at) = (SELECT CASE WHEN l.expires_at > c.n THEN ",
     status_code!(Released),
     " ELSE ",
@@ -29,7 +30,12 @@ SET (status, expires_at) = (SELECT CASE WHEN l.expires_at > c.n THEN ",
     clock!("$3"),
     " AS n) c) WHERE l.resource = $1 AND l.token = $2 AND l.status = ",
     status_code!(Active),
-    " RETURNING l.status"
+    " RETURNING l.status, l.resource, l.tableoid) \
+SELECT l.status, CASE WHEN l.status = ",
+    status_code!(Released),
+    " THEN ",
+    notify!(),
+    " END FROM done AS l"
 );
 
 async fn release(

@@ -52,3 +52,29 @@ macro_rules! status_code {
     };
 }
 pub(crate) use status_code;
+
+/// What every store's channel name starts with; the rest is the object id of the schema's
+/// `leasehold_locks` table, so that the name is unique per schema in its database, short (at most
+/// 20 bytes, far below the 63 a channel name may have, however long the schema's name) and
+/// needs no quoting.
+macro_rules! channel_prefix {
+    () => {
+        "leasehold_"
+    };
+}
+pub(crate) use channel_prefix;
+
+/// The wake-up hint for the changed row `l` (a `RETURNING` row of the lock table, which carries
+/// the table's `tableoid`): a notification on the schema's channel whose payload is the resource
+/// name. PostgreSQL delivers it when the statement's transaction commits, and never if it rolls
+/// back.
+macro_rules! notify {
+    () => {
+        concat!(
+            "pg_catalog.pg_notify('",
+            crate::sql::channel_prefix!(),
+            "' || l.tableoid, l.resource)"
+        )
+    };
+}
+pub(crate) use notify;

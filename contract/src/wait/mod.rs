@@ -52,6 +52,13 @@ pub trait Waiter {
     ///
     /// The store's clock failed.
     fn until_expiry(&mut self, holder: &Holder) -> Result<Duration, Self::Error>;
+
+    /// The pauses between this wait's attempts: [`Backoff::new`]'s unless a store says otherwise
+    /// (a test that must tell a wake-up from a poll makes its polls rare with `Backoff::fixed`,
+    /// feature `test-util`).
+    fn backoff(&self) -> Backoff {
+        Backoff::new()
+    }
 }
 
 /// The lines of waiters of one store, one line per resource: who tries next, and a way to wake
@@ -115,7 +122,7 @@ pub fn acquire_until<L: Line + ?Sized, W: Waiter>(
     waiter: &mut W,
 ) -> Result<Acquire, W::Error> {
     let mut place = line.join(resource);
-    let mut backoff = Backoff::new();
+    let mut backoff = waiter.backoff();
     loop {
         let in_turn = place.wait_for_turn(deadline);
         place.mark();
@@ -147,6 +154,10 @@ pub fn acquire_until<L: Line + ?Sized, W: Waiter>(
 #[derive(Debug)]
 pub struct Backoff {
     ceiling: Duration,
+    /// The largest ceiling: [`MAX_PAUSE`], or the pause of a fixed backoff.
+    max: Duration,
+    /// Whether pauses are drawn between half the ceiling and the ceiling (else: the ceiling).
+    jitter: bool,
     random: RandomState,
     draws: u64,
 }
@@ -157,6 +168,22 @@ impl Backoff {
     pub fn new() -> Self {
         Self {
             ceiling: FIRST_PAUSE,
+            max: MAX_PAUSE,
+            jitter: true,
+            random: RandomState::new(),
+            draws: 0,
+        }
+    }
+
+    /// A backoff whose every pause is `pause`, without jitter (feature `test-util`): for a test
+    /// whose polls must be too rare to explain what it sees.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub fn fixed(pause: Duration) -> Self {
+        Self {
+            ceiling: pause,
+            max: pause,
+            jitter: false,
             random: RandomState::new(),
             draws: 0,
         }
@@ -164,6 +191,9 @@ impl Backoff {
 
     /// The next pause, and the ceiling doubled for the one after.
     pub fn next_pause(&mut self) -> Duration {
+        if !self.jitter {
+            return self.ceiling;
+        }
         let half = self.ceiling / 2;
         let span = u64::try_from(half.as_micros()).unwrap_or(u64::MAX).max(1);
         self.draws += 1;
@@ -171,7 +201,7 @@ impl Backoff {
         // spread, not secrecy.
         let random = self.random.hash_one(self.draws);
         let pause = half + Duration::from_micros(random % span);
-        self.ceiling = (self.ceiling * 2).min(MAX_PAUSE);
+        self.ceiling = (self.ceiling * 2).min(self.max);
         pause
     }
 }

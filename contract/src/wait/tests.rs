@@ -211,6 +211,15 @@ fn backoff_pauses_lie_between_half_the_ceiling_and_the_ceiling_and_double_to_fif
     assert!(seen.len() > 20, "pauses are not jittered: {seen:?}");
 }
 
+#[test]
+fn a_fixed_backoff_pauses_the_same_every_time() {
+    let pause = Duration::from_secs(30);
+    let mut backoff = Backoff::fixed(pause);
+    for _ in 0..5 {
+        assert_eq!(backoff.next_pause(), pause);
+    }
+}
+
 /// A line that records what `acquire_until` asks of it.
 #[derive(Default)]
 struct Recorded {
