@@ -101,6 +101,7 @@ mod blocking;
 mod contract;
 mod error;
 mod fence;
+mod listen;
 mod options;
 mod read;
 mod release;
@@ -124,7 +125,7 @@ pub use leasehold_core::{
     DecideError, FencingToken, LostReason, NameError, Owner, RequestId, ResourceName, Timestamp,
     TtlError,
 };
-pub use options::{DEFAULT_SCHEMA, Options};
+pub use options::{DEFAULT_SCHEMA, Listen, Options};
 pub use store::AsyncPgStore;
 pub use tokio_postgres;
 

@@ -35,6 +35,34 @@ pub struct Options {
     /// server's clock.
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) seam: Option<Arc<dyn Seam>>,
+    pub(crate) listen: Listen,
+    /// Every pause between a waiter's attempts (feature `test-util`); `None`: the backoff of
+    /// `leasehold_contract::wait`.
+    pub(crate) poll_interval: Option<Duration>,
+}
+
+/// Where a store's waiters hear that a lease may have become free: [`Options::listen`].
+///
+/// Releases and evictions through any store of the schema send a notification when they commit
+/// (`pg_notify`); a store that listens wakes its waiting callers for that resource at once.
+/// Hearing nothing is never a failure: waiters also try again at the end of every pause (4 ms
+/// to 50 ms) and at the holder's expiry, as they would without a listener. See
+/// `docs/postgres.md`, "Waiting for a lease".
+#[non_exhaustive]
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Listen {
+    /// `LISTEN` on a connection of its own to the store's URL, opened when the first caller
+    /// waits (the default). A store made from a client or a pool has no URL, and does not
+    /// listen.
+    #[default]
+    StoreUrl,
+    /// `LISTEN` on a connection of its own to this URL (same form as
+    /// [`PgStore::connect`](crate::PgStore::connect)'s) and the same database: for a store
+    /// behind a transaction pooler (PgBouncer in `pool_mode = transaction` does not keep a
+    /// `LISTEN`), or one made from a client or a pool.
+    Url(String),
+    /// No listener: waiters find out at their next try.
+    Off,
 }
 
 impl Options {
@@ -49,6 +77,8 @@ impl Options {
             serialization_retries: 16,
             clock: None,
             seam: None,
+            listen: Listen::StoreUrl,
+            poll_interval: None,
         }
     }
 
@@ -92,6 +122,34 @@ impl Options {
         self
     }
 
+    /// Where this store's waiters hear of releases and evictions by other stores (other
+    /// processes, other machines): [`Listen::StoreUrl`] by default. The listener is one more
+    /// connection per store, opened when the first caller waits and kept until the store is
+    /// dropped; it counts against the server's `max_connections`.
+    ///
+    /// ```
+    /// use leasehold_postgres::{Listen, Options};
+    ///
+    /// // Statements through PgBouncer, the listener straight to the server.
+    /// let options = Options::new().listen(Listen::Url("postgres://app@db.internal/app".into()));
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn listen(mut self, listen: Listen) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// Makes every pause between a waiter's attempts `interval` (feature `test-util`), still
+    /// ended early by a wake-up and never past the holder's expiry nor the deadline: with a long
+    /// interval, a test can tell a grant a wake-up brought from one a poll found.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = Some(interval);
+        self
+    }
+
     /// Makes every statement use `clock`'s reading instead of the server's clock (feature
     /// `test-util`): the reading is bound as a parameter of the very statements production runs,
     /// where production binds `NULL`. Every store of one schema must then use the same clock.
@@ -112,6 +170,17 @@ impl Options {
     }
 }
 
+impl fmt::Debug for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::StoreUrl => f.write_str("StoreUrl"),
+            // A URL may carry a password.
+            Self::Url(_) => f.write_str("Url(..)"),
+            Self::Off => f.write_str("Off"),
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self::new()
@@ -127,6 +196,8 @@ impl fmt::Debug for Options {
             .field("serialization_retries", &self.serialization_retries)
             .field("clock", &self.clock)
             .field("seam", &self.seam)
+            .field("listen", &self.listen)
+            .field("poll_interval", &self.poll_interval)
             .finish()
     }
 }

@@ -5,19 +5,20 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use leasehold_contract::wait::{Backoff, Turns};
+use leasehold_contract::wait::Backoff;
 use leasehold_contract::{Clock, Lease, RequestIds, StoreId};
 use leasehold_core::{DecideError, RequestId, Timestamp, Ttl, check_clock, lease_expiry};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, Row};
 
 use crate::error::Error;
+use crate::listen::Listener;
 use crate::options::Options;
 use crate::seam::{Seam, Statement, Texts, Verdict};
 use crate::session::{Session, Sessions, Source};
 use crate::setup::schema;
 use crate::sqlstate::{self, Failure};
-use crate::wait::Lines;
+use crate::wait::Waiters;
 
 /// The statement parameters of one call: each value with its PostgreSQL type, so that every
 /// statement is sent unnamed, parsed and run in one round trip.
@@ -41,10 +42,13 @@ pub struct AsyncPgStore {
     seam: Option<Arc<dyn Seam>>,
     request_ids: RequestIds,
     store_id: StoreId,
-    /// Threads of a [`PgStore`](crate::PgStore) waiting for a resource.
-    pub(crate) turns: Turns,
-    /// Tasks waiting for a resource.
-    pub(crate) lines: Lines,
+    /// Threads and tasks waiting for a resource through this store.
+    pub(crate) waiters: Arc<Waiters>,
+    /// Wakes `waiters` at releases and evictions by other stores.
+    pub(crate) listener: Listener,
+    /// Every pause between a waiter's attempts (feature `test-util`).
+    #[cfg_attr(not(feature = "test-util"), allow(dead_code))]
+    pub(crate) poll_interval: Option<Duration>,
 }
 
 // The store is shared between threads and tasks; this fails to compile if a field ever stops
@@ -84,11 +88,13 @@ impl AsyncPgStore {
     /// As [`AsyncPgStore::connect`], and [`Error::InvalidSchemaName`].
     pub async fn connect_with(url: &str, options: Options) -> Result<Self, Error> {
         let mut config: Config = url.parse().map_err(Error::InvalidUrl)?;
+        // The listener's, before the store's own name is set: it gets a name of its own.
+        let listener = config.clone();
         config.connect_timeout(options.connect_timeout);
         if config.get_application_name().is_none() {
             config.application_name("leasehold");
         }
-        Self::new(Source::Url(Box::new(config)), None, options).await
+        Self::new(Source::Url(Box::new(config)), None, options, Some(listener)).await
     }
 
     /// Uses an application's own client, whose connection the application drives. The store
@@ -108,7 +114,7 @@ impl AsyncPgStore {
     ///
     /// As [`AsyncPgStore::from_client`].
     pub async fn from_client_with(client: Client, options: Options) -> Result<Self, Error> {
-        Self::new(Source::Client, Some(client), options).await
+        Self::new(Source::Client, Some(client), options, None).await
     }
 
     /// Uses a pool the application already has (feature `deadpool`): every statement takes a
@@ -133,12 +139,27 @@ impl AsyncPgStore {
         pool: deadpool_postgres::Pool,
         options: Options,
     ) -> Result<Self, Error> {
-        Self::new(Source::Pool(pool), None, options).await
+        Self::new(Source::Pool(pool), None, options, None).await
     }
 
-    async fn new(source: Source, client: Option<Client>, options: Options) -> Result<Self, Error> {
+    /// A store on `source` (`client`: a handed-in one); `store_url` is the configuration of a
+    /// store made from a URL, for its listener.
+    async fn new(
+        source: Source,
+        client: Option<Client>,
+        options: Options,
+        store_url: Option<Config>,
+    ) -> Result<Self, Error> {
         let handed_in = matches!(source, Source::Client);
         let quoted_schema = schema::quoted(&options.schema)?;
+        let waiters = Arc::new(Waiters::default());
+        let listener = Listener::new(
+            &options.listen,
+            store_url.as_ref(),
+            &options.schema,
+            Arc::clone(&waiters),
+            (options.connect_timeout, options.io_timeout),
+        )?;
         let mut store = Self {
             sessions: Sessions::new(source, client, options.connect_timeout),
             texts: Texts::new(&quoted_schema),
@@ -151,8 +172,9 @@ impl AsyncPgStore {
             request_ids: RequestIds::new().map_err(Error::Random)?,
             // Set from the database below, before anyone can see the store.
             store_id: StoreId::from_u64(0),
-            turns: Turns::default(),
-            lines: Lines::default(),
+            waiters,
+            listener,
+            poll_interval: options.poll_interval,
         };
         store.store_id = store.prepare(handed_in).await?;
         Ok(store)
@@ -306,8 +328,10 @@ impl AsyncPgStore {
         answer.map_err(Unanswered::Failed)
     }
 
-    /// Closes the store's own connection politely (for the blocking store's drop).
+    /// Closes the store's own connection and its listener's politely (for the blocking store's
+    /// drop).
     pub(crate) async fn close(&self) {
+        self.listener.close().await;
         self.sessions.close().await;
     }
 

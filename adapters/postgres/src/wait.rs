@@ -4,23 +4,41 @@
 //! order per resource, jittered pauses from 4 ms to 50 ms that never reach past the deadline nor
 //! past the holder's expiry, and one attempt out of turn at the deadline.
 //!
-//! Both kinds of waiter are woken by [`AsyncPgStore::wake`], which a release or eviction through
-//! the store calls; it is also where another source of wake-ups (a `LISTEN` on the server) would
-//! call in. Waiting never decides a grant: every attempt is the store's own atomic acquire, so a
-//! bug here could cost fairness or time, never exclusion.
+//! Both kinds of waiter are woken by [`Waiters::wake`]: a release or eviction through the store
+//! calls it after its statement, and the store's listener (`listen.rs`) at each notification of
+//! a release or eviction by any store of the schema. Waiting never decides a grant: every attempt
+//! is the store's own atomic acquire, so a bug here could cost fairness or time, never exclusion.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use leasehold_contract::rounds::AcquireRequest;
-use leasehold_contract::wait::{self, Backoff, Waiter};
+use leasehold_contract::wait::{self, Backoff, Turns, Waiter};
 use leasehold_contract::{Acquire, Holder};
 use tokio::sync::{Mutex as TurnLock, Notify};
 
 use crate::acquire::{Reading, is_busy};
 use crate::error::Error;
 use crate::store::AsyncPgStore;
+
+/// Everyone waiting through one store: its threads (a [`PgStore`](crate::PgStore)'s, in the
+/// contract's [`Turns`]) and its tasks. Shared with the store's listener.
+#[derive(Debug, Default)]
+pub(crate) struct Waiters {
+    /// Threads of a [`PgStore`](crate::PgStore) waiting for a resource.
+    pub(crate) turns: Turns,
+    /// Tasks waiting for a resource.
+    pub(crate) lines: Lines,
+}
+
+impl Waiters {
+    /// Wakes the waiters for `resource`, blocking and async: its lease may have become free.
+    pub(crate) fn wake(&self, resource: &str) {
+        self.turns.notify(resource);
+        self.lines.notify(resource);
+    }
+}
 
 /// The lines of one store's waiting tasks, by resource.
 #[derive(Debug, Default)]
@@ -88,8 +106,16 @@ impl AsyncPgStore {
     /// Wakes this store's waiters for `resource`, blocking and async: its lease may have become
     /// free.
     pub(crate) fn wake(&self, resource: &str) {
-        self.turns.notify(resource);
-        self.lines.notify(resource);
+        self.waiters.wake(resource);
+    }
+
+    /// The pauses of one wait: the contract's backoff, or the test's fixed interval.
+    pub(crate) fn backoff(&self) -> Backoff {
+        #[cfg(feature = "test-util")]
+        if let Some(interval) = self.poll_interval {
+            return Backoff::fixed(interval);
+        }
+        Backoff::new()
     }
 }
 
@@ -100,14 +126,17 @@ pub(crate) async fn acquire_until(
     request: &AcquireRequest,
     deadline: Option<Instant>,
 ) -> Result<Acquire, Error> {
-    let place = store.lines.join(request.resource().as_str());
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        store.listener.start(&runtime);
+    }
+    let place = store.waiters.lines.join(request.resource().as_str());
     let turn = match deadline {
         None => Some(place.line.turn.lock().await),
         Some(deadline) => tokio::time::timeout_at(deadline.into(), place.line.turn.lock())
             .await
             .ok(),
     };
-    let mut backoff = Backoff::new();
+    let mut backoff = store.backoff();
     loop {
         // Registered before the attempt, so that a release between the attempt and the pause is
         // not slept through.
@@ -175,6 +204,10 @@ impl Waiter for BlockingWaiter<'_> {
             .reading
             .map_or(Duration::MAX, |r| r.until_expiry(holder)))
     }
+
+    fn backoff(&self) -> Backoff {
+        self.store.inner().backoff()
+    }
 }
 
 /// The blocking store's waiting acquire: the contract's, in the store's turns.
@@ -188,6 +221,7 @@ pub(crate) fn acquire_until_blocking(
         request,
         reading: None,
     };
-    let turns = &store.inner().turns;
+    store.inner().listener.start(store.runtime().handle());
+    let turns = &store.inner().waiters.turns;
     wait::acquire_until(turns, request.resource().as_str(), deadline, &mut waiter)
 }

@@ -127,7 +127,7 @@ impl PgStore {
         &self.store
     }
 
-    fn runtime(&self) -> &Runtime {
+    pub(crate) fn runtime(&self) -> &Runtime {
         // Taken only by `Drop`.
         self.runtime
             .as_ref()

@@ -7,6 +7,7 @@ mod failover;
 mod faults;
 mod fence;
 mod kit;
+mod listen;
 mod partition;
 mod races;
 mod reference;
