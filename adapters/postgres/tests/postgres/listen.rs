@@ -322,3 +322,39 @@ fn waiting_works_through_pgbouncer_in_transaction_mode() {
     assert!(matches!(answer, Ok(Acquire::Granted(_))), "{answer:?}");
     assert!(waited < WAIT / 2, "granted after {waited:?}: not woken");
 }
+
+/// A holder that never releases (a crashed process): a waiter that hears nothing and polls
+/// rarely still tries at the holder's expiry, and is granted then, well before its deadline.
+#[test]
+fn a_waiter_nobody_wakes_tries_at_the_holders_expiry() {
+    let db = TestDb::create();
+    let holder = PgStore::connect_with(db.url(), holding()).expect("a store");
+    let waiter = PgStore::connect_with(db.url(), waiting(Listen::Off)).expect("a store");
+    granted(holder.try_acquire("r", "crashed", ms(1_000)));
+    let started = Instant::now();
+    let answer = waiter.acquire_for("r", "waiter", ms(60_000), WAIT);
+    let waited = started.elapsed();
+    assert!(matches!(answer, Ok(Acquire::Granted(_))), "{answer:?}");
+    assert!(
+        waited < WAIT / 2,
+        "granted after {waited:?}: not at the expiry"
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let holder = AsyncPgStore::connect_with(db.url(), holding())
+            .await
+            .expect("a store");
+        let waiter = AsyncPgStore::connect_with(db.url(), waiting(Listen::Off))
+            .await
+            .expect("a store");
+        granted(holder.try_acquire("s", "crashed", ms(1_000)).await);
+        let started = Instant::now();
+        let answer = waiter.acquire_for("s", "waiter", ms(60_000), WAIT).await;
+        let waited = started.elapsed();
+        assert!(matches!(answer, Ok(Acquire::Granted(_))), "{answer:?}");
+        assert!(
+            waited < WAIT / 2,
+            "granted after {waited:?}: not at the expiry"
+        );
+    });
+}
