@@ -24,7 +24,15 @@
 //!   ([`PgStore::try_acquire_with_id`]) gets its lease back if it was granted.
 //! - **No session state**: no prepared statements, `SET`, advisory session locks or temporary
 //!   objects, so it works through PgBouncer in transaction mode, and a lease outlives the
-//!   connection that took it. A store built from a URL reconnects at its next operation.
+//!   connection that took it. A store built from a URL reconnects at its next operation. (The
+//!   one `LISTEN`, below, is on a connection of its own.)
+//! - **Waiters are woken by the server.** A release of a valid lease and an eviction notify the
+//!   schema's channel in their own statement, delivered when they commit; each store that has a
+//!   waiting caller listens on one more connection of its own and wakes its waiters for that
+//!   resource at once ([`Listen`], on by default for stores made from a URL). It is only a hint:
+//!   waiters also poll (4–50 ms, and at the holder's expiry), so a listener that is down, refused
+//!   or behind a transaction pooler costs latency, never an error or a grant. The listener counts
+//!   against `max_connections`.
 //! - Serialization failures and deadlocks (`REPEATABLE READ`, `SERIALIZABLE`) are retried inside,
 //!   with the same request id; they reach the caller only after [`Options::serialization_retries`]
 //!   attempts, as [`Error::SerializationFailure`].
@@ -91,8 +99,9 @@
 //! - `deadpool`: `AsyncPgStore::from_pool` / `PgStore::from_pool` for a `deadpool-postgres`
 //!   pool the service already has.
 //! - `test-util`: test hooks — a manual clock bound into the very statements production runs
-//!   (`Options::clock`), the statement `Seam`, and `Audit` (every row as the core's
-//!   `LockTable`) — as tokio's `test-util` does for its clock.
+//!   (`Options::clock`), the statement `Seam`, `Audit` (every row as the core's `LockTable`),
+//!   and a fixed pause between a waiter's polls (`Options::poll_interval`) — as tokio's
+//!   `test-util` does for its clock.
 #![forbid(unsafe_code)]
 
 mod acquire;
