@@ -126,9 +126,6 @@ pub(crate) async fn acquire_until(
     request: &AcquireRequest,
     deadline: Option<Instant>,
 ) -> Result<Acquire, Error> {
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        store.listener.start(&runtime);
-    }
     let place = store.waiters.lines.join(request.resource().as_str());
     let turn = match deadline {
         None => Some(place.line.turn.lock().await),
@@ -153,6 +150,10 @@ pub(crate) async fn acquire_until(
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if turn.is_none() || left.is_some_and(|left| left.is_zero()) {
             return busy.map(Acquire::Busy);
+        }
+        // This task waits: from now on, releases by other stores should wake it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            store.listener.start(&runtime);
         }
         let pause = pause(&mut backoff, busy.as_ref().ok(), reading, left);
         tokio::select! {
@@ -191,8 +192,19 @@ impl Waiter for BlockingWaiter<'_> {
 
     fn attempt(&mut self) -> Result<Acquire, Error> {
         let inner = self.store.inner();
-        self.store
-            .block_on(inner.attempt(self.request, &mut self.reading))
+        let answer = self
+            .store
+            .block_on(inner.attempt(self.request, &mut self.reading));
+        let busy = match &answer {
+            Ok(answer) => matches!(answer, Acquire::Busy(_)),
+            Err(e) => is_busy(e),
+        };
+        if busy {
+            // This thread is about to wait: from now on, releases by other stores should wake
+            // the store's waiters.
+            inner.listener.start(self.store.runtime().handle());
+        }
+        answer
     }
 
     fn is_busy(&self, error: &Error) -> bool {
@@ -221,7 +233,6 @@ pub(crate) fn acquire_until_blocking(
         request,
         reading: None,
     };
-    store.inner().listener.start(store.runtime().handle());
     let turns = &store.inner().waiters.turns;
     wait::acquire_until(turns, request.resource().as_str(), deadline, &mut waiter)
 }

@@ -358,3 +358,26 @@ fn a_waiter_nobody_wakes_tries_at_the_holders_expiry() {
         );
     });
 }
+
+/// The listener is one more connection, so it is opened only when a caller has to wait: not by
+/// an `acquire_for` granted at once, and never with `Listen::Off`.
+#[test]
+fn the_listener_connects_only_when_a_caller_waits() {
+    let db = TestDb::create();
+    let holder = PgStore::connect_with(db.url(), holding()).expect("a store");
+    let store = PgStore::connect(db.url()).expect("a store");
+    let lease = granted(store.acquire_for("free", "o", ms(60_000), ms(1_000)));
+    assert_eq!(store.release(&lease).expect("release"), Release::Released);
+    granted(holder.try_acquire("held", "holder", ms(60_000)));
+    let answer = holder.acquire_for("held", "other", ms(60_000), ms(300));
+    assert!(matches!(answer, Ok(Acquire::Busy(_))), "{answer:?}");
+    thread::sleep(ms(300));
+    assert!(
+        backends(&db, LISTENER).is_empty(),
+        "a listener nobody needed"
+    );
+    let answer = store.acquire_for("held", "waiter", ms(60_000), ms(100));
+    assert!(matches!(answer, Ok(Acquire::Busy(_))), "{answer:?}");
+    listener_subscribed(&db);
+    assert_eq!(backends(&db, LISTENER).len(), 1);
+}
