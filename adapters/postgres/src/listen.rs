@@ -218,13 +218,6 @@ const LOCK_TABLE_OID: &str = "SELECT c.oid::bigint FROM pg_catalog.pg_class c \
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
 WHERE n.nspname = $1 AND c.relname = 'leasehold_locks'";
 
-/// Whether this session is listening on `$1`: a `LISTEN` belongs to a server session, and a
-/// transaction pooler may run the next transaction in another one, which does not listen.
-///
-/// `$1` channel.
-const LISTENING: &str = "SELECT pg_catalog.count(*) \
-FROM pg_catalog.pg_listening_channels() AS c(name) WHERE c.name = $1";
-
 /// Finds the schema's channel and `LISTEN`s on it; `None` if either failed.
 async fn subscribe(spec: &Spec, client: &Client) -> Option<String> {
     let schema = spec.schema.as_str();
@@ -238,6 +231,13 @@ async fn subscribe(spec: &Spec, client: &Client) -> Option<String> {
         .await
         .then_some(channel)
 }
+
+/// Whether this session is listening on `$1`: a `LISTEN` belongs to a server session, and a
+/// transaction pooler may run the next transaction in another one, which does not listen.
+///
+/// `$1` channel.
+const LISTENING: &str = "SELECT pg_catalog.count(*) \
+FROM pg_catalog.pg_listening_channels() AS c(name) WHERE c.name = $1";
 
 /// Whether the connection still answers, and its session still listens on `channel`.
 async fn still_listening(spec: &Spec, client: &Client, channel: &str) -> bool {

@@ -51,8 +51,8 @@ pub struct Options {
 #[non_exhaustive]
 #[derive(Clone, Default, PartialEq, Eq)]
 pub enum Listen {
-    /// `LISTEN` on a connection of its own to the store's URL, opened when the first caller
-    /// waits (the default). A store made from a client or a pool has no URL, and does not
+    /// `LISTEN` on a connection of its own to the store's URL, opened when a caller first has to
+    /// wait (the default). A store made from a client or a pool has no URL, and does not
     /// listen.
     #[default]
     StoreUrl,
@@ -124,8 +124,9 @@ impl Options {
 
     /// Where this store's waiters hear of releases and evictions by other stores (other
     /// processes, other machines): [`Listen::StoreUrl`] by default. The listener is one more
-    /// connection per store, opened when the first caller waits and kept until the store is
-    /// dropped; it counts against the server's `max_connections`.
+    /// connection per store, opened when a caller first has to wait (an attempt found the lease
+    /// busy) and kept until the store is dropped; it counts against the server's
+    /// `max_connections`.
     ///
     /// ```
     /// use leasehold_postgres::{Listen, Options};
