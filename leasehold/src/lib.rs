@@ -98,6 +98,6 @@ pub use leasehold_core::{
     LostReason, NameError, Owner, RequestId, ResourceName, Timestamp, Ttl, TtlError,
 };
 #[cfg(feature = "postgres")]
-pub use leasehold_postgres::{AsyncPgStore, PgStore};
+pub use leasehold_postgres::{AsyncPgStore, Listen, PgStore};
 #[cfg(feature = "sqlite")]
 pub use leasehold_sqlite::{Durability, SqliteStore};

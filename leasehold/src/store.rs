@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use leasehold_contract::{Acquire, Evict, Holder, Lease, Release, Renew, StoreId};
 use leasehold_core::{FencingToken, RequestId};
 #[cfg(feature = "postgres")]
-use leasehold_postgres::PgStore;
+use leasehold_postgres::{Listen, PgStore};
 #[cfg(feature = "sqlite")]
 use leasehold_sqlite::{Durability, SqliteStore};
 
@@ -25,6 +25,8 @@ pub struct Options {
     schema: Option<String>,
     connect_timeout: Option<Duration>,
     io_timeout: Option<Option<Duration>>,
+    #[cfg(feature = "postgres")]
+    listen: Option<Listen>,
 }
 
 impl Options {
@@ -75,6 +77,17 @@ impl Options {
         self
     }
 
+    /// PostgreSQL: where the store's waiters hear of releases and evictions by other processes
+    /// (default [`Listen::StoreUrl`]: a `LISTEN` on one more connection, to the store's URL,
+    /// opened when a caller first waits). Behind a transaction pooler, give the server's own URL
+    /// ([`Listen::Url`]) or [`Listen::Off`]; waiters poll either way.
+    #[cfg(feature = "postgres")]
+    #[must_use]
+    pub fn listen(mut self, listen: Listen) -> Self {
+        self.listen = Some(listen);
+        self
+    }
+
     #[cfg(feature = "postgres")]
     pub(crate) fn postgres(&self) -> leasehold_postgres::Options {
         let mut options = leasehold_postgres::Options::new();
@@ -86,6 +99,9 @@ impl Options {
         }
         if let Some(timeout) = self.io_timeout {
             options = options.io_timeout(timeout);
+        }
+        if let Some(listen) = &self.listen {
+            options = options.listen(listen.clone());
         }
         options
     }

@@ -7,7 +7,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use leasehold::{
-    AsyncStore, GuardEvent, HoldOptions, KeeperConfig, LossReason, LostReason, Options, Ttl,
+    Acquire, AsyncStore, GuardEvent, HoldOptions, KeeperConfig, Listen, LossReason, LostReason,
+    Options, Ttl,
 };
 use leasehold_pg_harness::{Cluster, FaultProxy, fresh_database};
 
@@ -39,6 +40,51 @@ fn a_postgres_url_opens_the_postgresql_store_and_a_guard_keeps_and_loses_its_lea
     assert!(matches!(admin.evict("r"), Ok(leasehold::Evict::Evicted(_))));
     let lost = guard.lost_for(Duration::from_secs(3));
     assert_eq!(lost, Some(LossReason::Refused(LostReason::Evicted)));
+}
+
+/// `Options::listen` reaches the PostgreSQL store: with `Listen::Off` a waiting caller opens no
+/// listener connection; with the default, it opens one.
+#[test]
+fn the_listen_option_reaches_the_postgresql_store() {
+    let db = fresh_database().expect("a database");
+    let listeners = || {
+        let sql = format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
+             AND application_name = 'leasehold-listener'",
+            db.name()
+        );
+        db.psql(&sql)
+            .expect("psql")
+            .trim()
+            .parse::<i64>()
+            .expect("a count")
+    };
+    let holder = leasehold::open(db.url()).expect("open");
+    holder
+        .try_acquire("r", "holder", Duration::from_secs(60))
+        .expect("acquire");
+    let off = leasehold::open_with(db.url(), Options::new().listen(Listen::Off)).expect("open");
+    let waited = off.acquire_for(
+        "r",
+        "w",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+    );
+    assert!(matches!(waited, Ok(Acquire::Busy(_))), "{waited:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(listeners(), 0, "a listener with Listen::Off");
+    let waited = holder.acquire_for(
+        "r",
+        "w",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+    );
+    assert!(matches!(waited, Ok(Acquire::Busy(_))), "{waited:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while listeners() == 0 {
+        assert!(Instant::now() < deadline, "no listener with the default");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
