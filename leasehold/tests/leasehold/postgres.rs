@@ -60,9 +60,10 @@ fn the_listen_option_reaches_the_postgresql_store() {
             .expect("a count")
     };
     let holder = leasehold::open(db.url()).expect("open");
-    holder
+    let held = holder
         .try_acquire("r", "holder", Duration::from_secs(60))
         .expect("acquire");
+    assert!(matches!(held, Acquire::Granted(_)), "{held:?}");
     let off = leasehold::open_with(db.url(), Options::new().listen(Listen::Off)).expect("open");
     let waited = off.acquire_for(
         "r",
