@@ -11,7 +11,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use leasehold_pg_harness::{Cluster, PgBouncer};
-use leasehold_postgres::{Acquire, AsyncPgStore, Error, Evict, Listen, Options, PgStore, Release};
+use leasehold_postgres::{
+    Acquire, AsyncPgStore, DEFAULT_SCHEMA, Error, Evict, Listen, Options, PgStore, Release,
+};
 use postgres::fallible_iterator::FallibleIterator;
 
 use super::support::{TestDb, backends, granted, ms};
@@ -58,9 +60,18 @@ fn listener_subscribed(db: &TestDb) -> i32 {
 /// releases it once the waiter has waited a moment (and its listener, if any, has subscribed).
 /// Returns the waiter's answer and how long it waited.
 fn blocking_wait_for_release(db: &TestDb, listen: Listen) -> (Result<Acquire, Error>, Duration) {
+    blocking_wait_in(db, DEFAULT_SCHEMA, listen)
+}
+
+/// [`blocking_wait_for_release`] in the schema `schema`.
+fn blocking_wait_in(
+    db: &TestDb,
+    schema: &str,
+    listen: Listen,
+) -> (Result<Acquire, Error>, Duration) {
     let listens = listen != Listen::Off;
-    let holder = PgStore::connect_with(db.url(), holding()).expect("a store");
-    let waiter = PgStore::connect_with(db.url(), waiting(listen)).expect("a store");
+    let holder = PgStore::connect_with(db.url(), holding().schema(schema)).expect("a store");
+    let waiter = PgStore::connect_with(db.url(), waiting(listen).schema(schema)).expect("a store");
     let lease = granted(holder.try_acquire("r", "holder", ms(60_000)));
     thread::scope(|scope| {
         let wait = scope.spawn(|| {
@@ -82,6 +93,19 @@ fn blocking_wait_for_release(db: &TestDb, listen: Listen) -> (Result<Acquire, Er
 fn a_release_by_another_store_wakes_a_blocking_waiter() {
     let db = TestDb::create();
     let (answer, waited) = blocking_wait_for_release(&db, Listen::StoreUrl);
+    assert!(matches!(answer, Ok(Acquire::Granted(_))), "{answer:?}");
+    assert!(waited < WAIT / 2, "granted after {waited:?}: not woken");
+}
+
+/// A schema name of the longest length allowed (63 bytes), with quotes, spaces and non-ASCII
+/// letters: the channel is named after the lock table's oid, not the schema, so it still fits
+/// and needs no quoting.
+#[test]
+fn a_waiter_in_a_schema_with_a_long_odd_name_is_woken() {
+    let db = TestDb::create();
+    let schema = "Größe \"quoted\" 'and' a long name, to reach sixty-three bytes!";
+    assert_eq!(schema.len(), 63);
+    let (answer, waited) = blocking_wait_in(&db, schema, Listen::StoreUrl);
     assert!(matches!(answer, Ok(Acquire::Granted(_))), "{answer:?}");
     assert!(waited < WAIT / 2, "granted after {waited:?}: not woken");
 }
