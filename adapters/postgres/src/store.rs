@@ -28,7 +28,8 @@ pub(crate) type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
 /// [crate documentation](crate) for what it guarantees.
 ///
 /// A store built from a URL holds one connection: concurrent calls through one store take turns
-/// on it, each for one statement (a fenced transaction for its whole length). For more
+/// on it, each for one statement (a fenced transaction for its whole length). Once a caller has
+/// had to wait, the store also keeps its listener's connection (see [`Listen`](crate::Listen)). For more
 /// connections, use several stores (each its own connection) or `from_pool` (feature
 /// `deadpool`).
 pub struct AsyncPgStore {
