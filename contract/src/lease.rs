@@ -335,7 +335,7 @@ mod tests {
         );
         assert_eq!(
             starting_high_water(Timestamp::MAX).map(FencingToken::get),
-            Some(MAX_STARTING_HIGH_WATER)
+            Some(9_007_199_254_740_991)
         );
     }
 
@@ -368,5 +368,55 @@ mod tests {
         );
         assert_eq!(later.request_id(), lease.request_id());
         assert_eq!(later.store_id(), StoreId(7));
+    }
+
+    #[test]
+    fn a_lease_reads_its_holder_and_a_renewal_takes_the_new_one() {
+        let sent = Instant::now();
+        let lease = Lease::new(
+            holder(),
+            RequestId::from_u128(1),
+            StoreId(7),
+            sent,
+            Duration::from_secs(10),
+        );
+        assert_eq!(lease.holder(), &holder());
+        assert_eq!(lease.acquired_at(), Timestamp::ZERO);
+        assert_eq!(lease.expires_at(), Timestamp::from_millis(1_000));
+        assert_eq!(lease.holder().acquired_at(), Timestamp::ZERO);
+        assert_eq!(lease.holder().expires_at(), Timestamp::from_millis(1_000));
+        let extended = Holder::new(
+            ResourceName::new("r").expect("valid"),
+            Owner::new("o").expect("valid"),
+            FencingToken::FIRST,
+            Timestamp::ZERO,
+            Timestamp::from_millis(5_000),
+        );
+        let renewed = lease.renewed(extended.clone(), sent, Duration::from_secs(10));
+        assert_eq!(renewed.holder(), &extended);
+        assert_eq!(renewed.expires_at(), Timestamp::from_millis(5_000));
+    }
+
+    fn ms(millis: u64) -> Duration {
+        Duration::from_millis(millis)
+    }
+
+    #[test]
+    fn validity_and_remaining_time_follow_the_deadline() {
+        let ttl = Duration::from_secs(3_600);
+        let id = RequestId::from_u128(1);
+        let fresh = Lease::new(holder(), id, StoreId(7), Instant::now(), ttl);
+        assert!(fresh.is_valid());
+        assert!(fresh.remaining() > Duration::from_secs(3_000));
+        assert!(fresh.remaining() <= ttl);
+        let short = Lease::new(holder(), id, StoreId(7), Instant::now(), ms(20));
+        std::thread::sleep(ms(25));
+        assert!(!short.is_valid());
+        assert_eq!(short.remaining(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_store_id_displays_as_16_hex_digits() {
+        assert_eq!(StoreId(42).to_string(), "000000000000002a");
     }
 }

@@ -61,6 +61,7 @@ mod error;
 mod lease;
 mod request_id;
 pub mod rounds;
+pub mod row;
 mod store;
 pub mod wait;
 

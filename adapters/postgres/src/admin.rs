@@ -7,7 +7,7 @@ use leasehold_core::ResourceName;
 use tokio_postgres::types::Type;
 
 use crate::error::Error;
-use crate::row::{self, RawRow};
+use crate::row;
 use crate::seam::Statement;
 use crate::sql::{clock, columns, notify, status_code};
 use crate::store::AsyncPgStore;
@@ -63,7 +63,7 @@ impl AsyncPgStore {
         let rows = self.run(Statement::Evict, &params).await;
         self.wake(resource.as_str());
         let evicted = match rows?.first() {
-            Some(found) => RawRow::read(found, 0)?,
+            Some(found) => row::read(found, 0)?,
             None => None,
         };
         Ok(match evicted {

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use leasehold_contract::row::CorruptRow;
 use leasehold_contract::{ClockError, ErrorKind, StoreError, StoreId};
 use leasehold_core::{DecideError, NameError, TtlError};
 
@@ -314,6 +315,15 @@ impl From<TtlError> for Error {
 impl From<DecideError> for Error {
     fn from(e: DecideError) -> Self {
         Self::Rejected(e)
+    }
+}
+
+impl From<CorruptRow> for Error {
+    fn from(e: CorruptRow) -> Self {
+        Self::CorruptRow {
+            resource: e.resource,
+            reason: e.reason,
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use tokio_postgres::Transaction;
 use tokio_postgres::types::Type;
 
 use crate::error::Error;
-use crate::row::{self, RawRow};
+use crate::row;
 use crate::seam::Statement;
 use crate::session::Session;
 use crate::sql::{clock, columns};
@@ -222,7 +222,7 @@ impl AsyncPgStore {
             } else {
                 1
             };
-            let state = row::state_of(RawRow::read(found, columns)?)?;
+            let state = row::state_of(row::read(found, columns)?)?;
             Ok(Check::from_loss(
                 state.loss(lease.token(), row::now(found, 0)?),
                 lease,

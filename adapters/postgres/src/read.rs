@@ -7,7 +7,7 @@ use leasehold_core::{LockState, ResourceName, Timestamp};
 use tokio_postgres::types::Type;
 
 use crate::error::Error;
-use crate::row::{self, RawRow};
+use crate::row;
 use crate::seam::Statement;
 use crate::sql::{clock, columns, status_code};
 use crate::store::AsyncPgStore;
@@ -71,7 +71,7 @@ impl AsyncPgStore {
             .await?;
         let mut holders = Vec::with_capacity(rows.len());
         for found in &rows {
-            if let Some(raw) = RawRow::read(found, 1)? {
+            if let Some(raw) = row::read(found, 1)? {
                 holders.push(raw.into_holder()?);
             }
         }
@@ -92,7 +92,7 @@ impl AsyncPgStore {
         let found = rows
             .first()
             .ok_or_else(|| row::corrupt(resource, "the read returned no row"))?;
-        Ok((row::state_of(RawRow::read(found, 1)?)?, row::now(found, 0)?))
+        Ok((row::state_of(row::read(found, 1)?)?, row::now(found, 0)?))
     }
 }
 
@@ -102,7 +102,7 @@ mod audit {
     use leasehold_core::LockTable;
 
     use crate::error::Error;
-    use crate::row::{self, RawRow};
+    use crate::row;
     use crate::seam::Statement;
     use crate::store::AsyncPgStore;
 
@@ -119,7 +119,7 @@ mod audit {
             let mut records = Vec::with_capacity(rows.len());
             for found in &rows {
                 high_water = Some(found.try_get::<_, i64>(0).map_err(Error::Postgres)?);
-                if let Some(raw) = RawRow::read(found, 1)? {
+                if let Some(raw) = row::read(found, 1)? {
                     records.push(raw.into_record()?);
                 }
             }

@@ -53,8 +53,7 @@ async fn renew(
         (&now as _, Type::INT8),
     ];
     let rows = store.run(Statement::Renew, &params).await?;
-    rows.first()
-        .map_or(Ok(None), |found| RawRow::read(found, 0))
+    rows.first().map_or(Ok(None), |found| row::read(found, 0))
 }
 
 impl AsyncPgStore {

@@ -27,7 +27,7 @@ macro_rules! max {
 }
 pub(crate) use max;
 
-/// The columns of a stored row with the table alias `l`, in the order `RawRow::read` reads them.
+/// The columns of a stored row with the table alias `l`, in the order `row::read` reads them.
 macro_rules! columns {
     () => {
         "l.resource, l.owner, l.token, l.request_id, l.acquired_at, l.expires_at, l.status"
@@ -35,23 +35,8 @@ macro_rules! columns {
 }
 pub(crate) use columns;
 
-/// The integer each [`Status`](leasehold_core::Status) is stored as: the one mapping, used by the
-/// SQL texts (through `concat!`) and by `row::status` alike.
-macro_rules! status_code {
-    (Active) => {
-        0
-    };
-    (Released) => {
-        1
-    };
-    (ReleasedAfterExpiry) => {
-        2
-    };
-    (Evicted) => {
-        3
-    };
-}
-pub(crate) use status_code;
+/// The integer each [`Status`](leasehold_core::Status) is stored as: every store's one mapping.
+pub(crate) use leasehold_contract::status_code;
 
 /// What every store's channel name starts with; the rest is the object id of the schema's
 /// `leasehold_locks` table, so that the name is unique per schema in its database, short (at most

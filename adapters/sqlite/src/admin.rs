@@ -7,7 +7,7 @@ use leasehold_core::{ResourceName, Timestamp};
 use rusqlite::{Connection, named_params};
 
 use crate::error::Error;
-use crate::row::{RawRow, columns, status_code};
+use crate::row::{self, RawRow, columns, status_code};
 use crate::seam::{Seam, Statement};
 use crate::store::SqliteStore;
 use crate::write;
@@ -29,7 +29,7 @@ fn evict(
     now: Timestamp,
 ) -> rusqlite::Result<Option<RawRow>> {
     let params = named_params! { ":resource": resource.as_str(), ":now": now.as_millis() };
-    write::write_returning(conn, EVICT, params, RawRow::from_row)
+    write::write_returning(conn, EVICT, params, row::from_row)
 }
 
 /// The core's prune (`LockTable::prune`): delete rows over for more than `idle` ms, i.e.

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use leasehold_contract::row::CorruptRow;
 use leasehold_contract::{ClockError, ErrorKind, StoreError, StoreId};
 use leasehold_core::{DecideError, NameError, TtlError};
 
@@ -224,6 +225,15 @@ impl From<TtlError> for Error {
 impl From<DecideError> for Error {
     fn from(e: DecideError) -> Self {
         Self::Rejected(e)
+    }
+}
+
+impl From<CorruptRow> for Error {
+    fn from(e: CorruptRow) -> Self {
+        Self::CorruptRow {
+            resource: e.resource,
+            reason: e.reason,
+        }
     }
 }
 

@@ -19,7 +19,7 @@ pub(crate) const READ_LOCK: &str = concat!(
 
 pub(crate) fn read_lock(conn: &Connection, resource: &str) -> rusqlite::Result<Option<RawRow>> {
     conn.prepare_cached(READ_LOCK)?
-        .query_row(named_params! { ":resource": resource }, RawRow::from_row)
+        .query_row(named_params! { ":resource": resource }, row::from_row)
         .optional()
 }
 
@@ -34,7 +34,7 @@ pub(crate) const LIST_LOCKS: &str = concat!(
 
 fn list_locks(conn: &Connection, now: u64) -> rusqlite::Result<Vec<RawRow>> {
     let mut statement = conn.prepare_cached(LIST_LOCKS)?;
-    let rows = statement.query_map(named_params! { ":now": now }, RawRow::from_row)?;
+    let rows = statement.query_map(named_params! { ":now": now }, row::from_row)?;
     rows.collect()
 }
 
@@ -103,7 +103,7 @@ mod audit {
         let tx = conn.transaction()?;
         let rows = {
             let mut statement = tx.prepare(READ_RECORDS)?;
-            let rows = statement.query_map([], RawRow::from_row)?;
+            let rows = statement.query_map([], row::from_row)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()?
         };
         let high_water = tx.query_row(PRUNED_HIGH_WATER, [], |row| row.get(0))?;

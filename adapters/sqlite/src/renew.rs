@@ -35,7 +35,7 @@ fn renew(
         ":resource": resource.as_str(), ":token": token.get(), ":now": now.as_millis(),
         ":expires_at": expires_at.as_millis(),
     };
-    write::write_returning(conn, RENEW, params, RawRow::from_row)
+    write::write_returning(conn, RENEW, params, row::from_row)
 }
 
 impl<S: Seam> SqliteStore<S> {

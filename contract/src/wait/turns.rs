@@ -245,4 +245,61 @@ mod tests {
         place.pause(mark, Duration::from_secs(60));
         assert!(started.elapsed() < Duration::from_secs(30));
     }
+
+    #[test]
+    fn a_notification_before_the_mark_does_not_end_the_pause() {
+        let turns = Turns::default();
+        let place = turns.join("r");
+        turns.notify("r");
+        let mark = place.mark();
+        let pause = Duration::from_millis(50);
+        let started = Instant::now();
+        place.pause(mark, pause);
+        assert!(
+            started.elapsed() >= pause,
+            "a move the waiter already saw woke it"
+        );
+    }
+
+    #[test]
+    fn the_front_leaving_wakes_the_next_and_a_back_place_leaving_does_not() {
+        let turns = Turns::default();
+        let front = turns.join("r");
+        let middle = turns.join("r");
+        let back = turns.join("r");
+        let mark = back.mark();
+        drop(middle);
+        let pause = Duration::from_millis(50);
+        let started = Instant::now();
+        back.pause(mark, pause);
+        assert!(
+            started.elapsed() >= pause,
+            "a place behind the front left, yet the back woke"
+        );
+        drop(front);
+        let started = Instant::now();
+        // Would sleep a minute if the front's leaving did not move the line.
+        back.pause(mark, Duration::from_secs(60));
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+
+    /// The same line through the traits the waiting loop uses (inherent methods of the same
+    /// names would shadow them, so each call names its trait).
+    #[test]
+    fn the_traits_reach_the_same_line() {
+        use crate::wait::{Line, Place};
+
+        let turns = Turns::default();
+        let mut front = Line::join(&turns, "r");
+        let mut second = Line::join(&turns, "r");
+        assert!(Place::wait_for_turn(&mut front, Some(Instant::now())));
+        assert!(!Place::wait_for_turn(&mut second, Some(Instant::now())));
+        Place::mark(&mut second);
+        Line::notify(&turns, "r");
+        let started = Instant::now();
+        // Would sleep a minute if the trait's mark or notify did nothing.
+        Place::pause(&mut second, Duration::from_secs(60));
+        assert!(started.elapsed() < Duration::from_secs(30));
+        Place::granted(&mut front);
+    }
 }

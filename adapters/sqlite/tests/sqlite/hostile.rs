@@ -226,3 +226,37 @@ fn a_lease_of_another_database_is_refused_everywhere() {
     assert_eq!(here.release(&ours).expect("released"), Release::Released);
     assert_eq!(row_count(&here), 1);
 }
+
+/// A row edited by hand into something the core's types cannot hold (an owner with a control
+/// character, which no `CHECK` rules out) is reported as `CorruptRow` naming the resource, by
+/// every call that reads it, and nothing is written.
+#[test]
+fn a_row_edited_by_hand_is_a_typed_error_not_a_panic() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = database(dir.path());
+    let store = SqliteStore::open(&path).expect("opened");
+    granted(store.try_acquire("r", "alice", ms(60_000)));
+    raw(&path)
+        .execute(
+            "UPDATE leasehold_locks SET owner = 'mallory' || char(10) WHERE resource = 'r'",
+            [],
+        )
+        .expect("edited by hand");
+    let before = content(&path);
+    let corrupt = |e: Error| match e {
+        Error::CorruptRow { resource, reason } => (resource, reason),
+        other => panic!("expected CorruptRow, got {other:?}"),
+    };
+    let expected = ("r".to_owned(), "invalid owner");
+    assert_eq!(corrupt(store.holder("r").unwrap_err()), expected);
+    assert_eq!(corrupt(store.holders().unwrap_err()), expected);
+    assert_eq!(
+        corrupt(
+            store
+                .try_acquire("r", "bob", ms(1_000))
+                .expect_err("a refused acquire reads the row")
+        ),
+        expected
+    );
+    assert_eq!(content(&path), before, "nothing was written");
+}
