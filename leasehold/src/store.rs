@@ -27,6 +27,7 @@ pub struct Options {
     io_timeout: Option<Option<Duration>>,
     #[cfg(feature = "postgres")]
     listen: Option<Listen>,
+    notify: Option<bool>,
 }
 
 impl Options {
@@ -88,6 +89,16 @@ impl Options {
         self
     }
 
+    /// PostgreSQL: whether releases and evictions wake the waiters of other processes with
+    /// `pg_notify` (default `true`). PostgreSQL commits notifying transactions one at a time,
+    /// so with many connections releasing at high rates `false` is faster; other processes'
+    /// waiters then find a freed lease at their next try.
+    #[must_use]
+    pub fn notify(mut self, notify: bool) -> Self {
+        self.notify = Some(notify);
+        self
+    }
+
     #[cfg(feature = "postgres")]
     pub(crate) fn postgres(&self) -> leasehold_postgres::Options {
         let mut options = leasehold_postgres::Options::new();
@@ -102,6 +113,9 @@ impl Options {
         }
         if let Some(listen) = &self.listen {
             options = options.listen(listen.clone());
+        }
+        if let Some(notify) = self.notify {
+            options = options.notify(notify);
         }
         options
     }
@@ -408,3 +422,16 @@ const _: fn() = || {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
     assert_send_sync::<Store>();
 };
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use super::Options;
+
+    #[test]
+    fn the_postgresql_options_are_passed_on() {
+        let given = format!("{:?}", Options::new().notify(false).postgres());
+        assert!(given.contains("notify: false"), "{given}");
+        let default = format!("{:?}", Options::new().postgres());
+        assert!(default.contains("notify: true"), "{default}");
+    }
+}

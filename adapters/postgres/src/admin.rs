@@ -14,9 +14,10 @@ use crate::store::AsyncPgStore;
 
 /// The core's evict: end whatever lease is valid at `now`. The expiry is kept, so `RETURNING`
 /// reports the evicted holder's real expiry. The lease it ended is free: the statement sends the
-/// wake-up hint (the last column, `void`).
+/// wake-up hint (the last column, `void`) unless `$3` is false
+/// ([`Options::notify`](crate::Options::notify)).
 ///
-/// `$1` resource, `$2` now.
+/// `$1` resource, `$2` now, `$3` whether to notify.
 pub(crate) const EVICT: &str = concat!(
     "WITH done AS (UPDATE {schema}.leasehold_locks AS l SET status = ",
     status_code!(Evicted),
@@ -28,9 +29,9 @@ pub(crate) const EVICT: &str = concat!(
     columns!(),
     ", l.tableoid) SELECT ",
     columns!(),
-    ", ",
+    ", CASE WHEN $3 THEN ",
     notify!(),
-    " FROM done AS l"
+    " END FROM done AS l"
 );
 
 /// The core's prune (`LockTable::prune`) at one clock reading: delete the rows over for more
@@ -59,7 +60,12 @@ impl AsyncPgStore {
         let resource = ResourceName::new(resource)?;
         let now = self.clock_param()?;
         let name = resource.as_str();
-        let params = [(&name as _, Type::TEXT), (&now as _, Type::INT8)];
+        let notify = self.notifies();
+        let params = [
+            (&name as _, Type::TEXT),
+            (&now as _, Type::INT8),
+            (&notify as _, Type::BOOL),
+        ];
         let rows = self.run(Statement::Evict, &params).await;
         self.wake(resource.as_str());
         let evicted = match rows?.first() {

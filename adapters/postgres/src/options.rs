@@ -36,6 +36,7 @@ pub struct Options {
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) seam: Option<Arc<dyn Seam>>,
     pub(crate) listen: Listen,
+    pub(crate) notify: bool,
     /// Every pause between a waiter's attempts (feature `test-util`); `None`: the backoff of
     /// `leasehold_contract::wait`.
     pub(crate) poll_interval: Option<Duration>,
@@ -78,6 +79,7 @@ impl Options {
             clock: None,
             seam: None,
             listen: Listen::StoreUrl,
+            notify: true,
             poll_interval: None,
         }
     }
@@ -141,6 +143,21 @@ impl Options {
         self
     }
 
+    /// Whether this store's releases and evictions send the wake-up hint (`pg_notify`) to the
+    /// waiters of other stores: `true` by default.
+    ///
+    /// The hint has a price under concurrency: PostgreSQL serializes the commits of every
+    /// transaction that notifies, cluster-wide, so freeing releases and evictions no longer share
+    /// one WAL flush (group commit) with each other. With `false` they commit as cheaply as any
+    /// write, and waiters in other stores find a freed lease at their next try instead (4 to
+    /// 50 ms later). Turn it off where many connections release at high rates and few callers
+    /// wait; `docs/postgres.md` has the figures. Receiving is [`Options::listen`].
+    #[must_use]
+    pub fn notify(mut self, notify: bool) -> Self {
+        self.notify = notify;
+        self
+    }
+
     /// Makes every pause between a waiter's attempts `interval` (feature `test-util`), still
     /// ended early by a wake-up and never past the holder's expiry nor the deadline: with a long
     /// interval, a test can tell a grant a wake-up brought from one a poll found.
@@ -198,6 +215,7 @@ impl fmt::Debug for Options {
             .field("clock", &self.clock)
             .field("seam", &self.seam)
             .field("listen", &self.listen)
+            .field("notify", &self.notify)
             .field("poll_interval", &self.poll_interval)
             .finish()
     }

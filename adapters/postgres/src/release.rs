@@ -17,9 +17,10 @@ use crate::store::AsyncPgStore;
 /// The core's release of an active lease: `Released` while it is valid, with the release
 /// instant as its end; `ReleasedAfterExpiry` once it has expired, keeping its expiry. Both
 /// columns come from one clock reading. A release that freed a valid lease sends the wake-up
-/// hint in the same statement (the second column, `void`); one after the expiry freed nothing.
+/// hint in the same statement (the second column, `void`) unless `$4` is false
+/// ([`Options::notify`](crate::Options::notify)); one after the expiry freed nothing.
 ///
-/// `$1` resource, `$2` token, `$3` now.
+/// `$1` resource, `$2` token, `$3` now, `$4` whether to notify.
 pub(crate) const RELEASE: &str = concat!(
     "WITH done AS (UPDATE {schema}.leasehold_locks AS l \
 SET (status, expires_at) = (SELECT CASE WHEN l.expires_at > c.n THEN ",
@@ -33,7 +34,7 @@ SET (status, expires_at) = (SELECT CASE WHEN l.expires_at > c.n THEN ",
     " RETURNING l.status, l.resource, l.tableoid) \
 SELECT l.status, CASE WHEN l.status = ",
     status_code!(Released),
-    " THEN ",
+    " AND $4 THEN ",
     notify!(),
     " END FROM done AS l"
 );
@@ -45,10 +46,12 @@ async fn release(
 ) -> Result<Option<i16>, Error> {
     let now = store.clock_param()?;
     let (name, token) = (resource.as_str(), row::bigint(token.get()));
+    let notify = store.notifies();
     let params = [
         (&name as _, Type::TEXT),
         (&token as _, Type::INT8),
         (&now as _, Type::INT8),
+        (&notify as _, Type::BOOL),
     ];
     let rows = store.run(Statement::Release, &params).await?;
     rows.first()

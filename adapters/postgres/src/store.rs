@@ -39,6 +39,8 @@ pub struct AsyncPgStore {
     quoted_schema: String,
     io_timeout: Option<Duration>,
     serialization_retries: u32,
+    /// Whether releases and evictions send the wake-up hint ([`Options::notify`]).
+    notify: bool,
     clock: Option<Arc<dyn Clock>>,
     seam: Option<Arc<dyn Seam>>,
     request_ids: RequestIds,
@@ -168,6 +170,7 @@ impl AsyncPgStore {
             quoted_schema,
             io_timeout: options.io_timeout,
             serialization_retries: options.serialization_retries,
+            notify: options.notify,
             clock: options.clock,
             seam: options.seam,
             request_ids: RequestIds::new().map_err(Error::Random)?,
@@ -339,6 +342,12 @@ impl AsyncPgStore {
     /// A connection for a fenced transaction or the setup, held until the session is dropped.
     pub(crate) async fn session(&self) -> Result<Session<'_>, Error> {
         self.sessions.session().await
+    }
+
+    /// Whether releases and evictions send the wake-up hint: the parameter their statements
+    /// bind.
+    pub(crate) fn notifies(&self) -> bool {
+        self.notify
     }
 
     /// How many attempts a statement gets under serialization failures.

@@ -257,6 +257,31 @@ fn only_a_release_or_an_eviction_that_freed_a_lease_notifies() {
     assert_eq!(payloads_until(&mut client, "evicted"), ["evicted"]);
 }
 
+/// `Options::notify(false)`: the store's releases and evictions free leases and send nothing; a
+/// notifying store's release after them is the first payload a listening client sees.
+#[test]
+fn a_store_told_not_to_notify_sends_nothing() {
+    let db = TestDb::create();
+    let quiet = PgStore::connect_with(db.url(), Options::new().notify(false)).expect("a store");
+    let loud = db.store();
+    let mut client = db.client();
+    let channel = channel(&mut client);
+    client
+        .batch_execute(&format!("LISTEN {channel}"))
+        .expect("LISTEN");
+    let released = granted(quiet.try_acquire("released", "o", ms(60_000)));
+    assert_eq!(
+        quiet.release(&released).expect("release"),
+        Release::Released
+    );
+    granted(quiet.try_acquire("evicted", "o", ms(60_000)));
+    assert!(matches!(quiet.evict("evicted"), Ok(Evict::Evicted(_))));
+    granted(loud.try_acquire("evicted", "o", ms(60_000)));
+    let marker = granted(loud.try_acquire("marker", "o", ms(60_000)));
+    assert_eq!(loud.release(&marker).expect("release"), Release::Released);
+    assert_eq!(payloads_until(&mut client, "marker"), ["marker"]);
+}
+
 /// The listener's connection is terminated while a caller waits: the waiter is still granted
 /// (by its polls), and the listener connects again by itself.
 #[test]
