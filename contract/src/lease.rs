@@ -372,28 +372,25 @@ mod tests {
 
     #[test]
     fn a_lease_reads_its_holder_and_a_renewal_takes_the_new_one() {
+        let held = |expires| {
+            Holder::new(
+                ResourceName::new("r").expect("valid"),
+                Owner::new("o").expect("valid"),
+                FencingToken::FIRST,
+                Timestamp::from_millis(250),
+                Timestamp::from_millis(expires),
+            )
+        };
         let sent = Instant::now();
-        let lease = Lease::new(
-            holder(),
-            RequestId::from_u128(1),
-            StoreId(7),
-            sent,
-            Duration::from_secs(10),
-        );
-        assert_eq!(lease.holder(), &holder());
-        assert_eq!(lease.acquired_at(), Timestamp::ZERO);
+        let ttl = Duration::from_secs(10);
+        let lease = Lease::new(held(1_000), RequestId::from_u128(1), StoreId(7), sent, ttl);
+        assert_eq!(lease.holder(), &held(1_000));
+        assert_eq!(lease.acquired_at(), Timestamp::from_millis(250));
         assert_eq!(lease.expires_at(), Timestamp::from_millis(1_000));
-        assert_eq!(lease.holder().acquired_at(), Timestamp::ZERO);
+        assert_eq!(lease.holder().acquired_at(), Timestamp::from_millis(250));
         assert_eq!(lease.holder().expires_at(), Timestamp::from_millis(1_000));
-        let extended = Holder::new(
-            ResourceName::new("r").expect("valid"),
-            Owner::new("o").expect("valid"),
-            FencingToken::FIRST,
-            Timestamp::ZERO,
-            Timestamp::from_millis(5_000),
-        );
-        let renewed = lease.renewed(extended.clone(), sent, Duration::from_secs(10));
-        assert_eq!(renewed.holder(), &extended);
+        let renewed = lease.renewed(held(5_000), sent, ttl);
+        assert_eq!(renewed.holder(), &held(5_000));
         assert_eq!(renewed.expires_at(), Timestamp::from_millis(5_000));
     }
 
