@@ -101,7 +101,7 @@ fn server(
                 plan.scenarios
                     .retain(|s| s.durability != Durability::GroupCommit);
             }
-            Ok((plan, Some(postgres), None))
+            Ok((plan, Some(*postgres), None))
         }
         Found::Missing(why) => {
             eprintln!("leasehold-bench: PostgreSQL scenarios skipped: {why}");

@@ -77,8 +77,10 @@ fn find(
         .next()
 }
 
-/// `(log2 clients, median, lowest round, highest round)`.
-fn point(s: &Summary) -> (f64, f64, f64, f64) {
+/// `(log2 clients, median, lowest round, highest round)`, cycles/s at least 1 (a log scale).
+type Point = (f64, f64, f64, f64);
+
+fn point(s: &Summary) -> Point {
     let rounds = &s.rounds_cycles_per_second;
     let low = rounds.iter().copied().fold(f64::INFINITY, f64::min);
     let high = rounds.iter().copied().fold(0.0, f64::max);
@@ -87,7 +89,7 @@ fn point(s: &Summary) -> (f64, f64, f64, f64) {
 }
 
 fn draw(report: &Report, panel: &Panel<'_>, resources: usize) -> Result<(), BenchError> {
-    let lines: Vec<(Contender, Vec<(f64, f64, f64, f64)>)> = LINES
+    let lines: Vec<(Contender, Vec<Point>)> = LINES
         .into_iter()
         .map(|c| {
             let points = PG_CLIENTS
@@ -98,7 +100,7 @@ fn draw(report: &Report, panel: &Panel<'_>, resources: usize) -> Result<(), Benc
             (c, points)
         })
         .collect();
-    let grouped: Vec<(Contender, (f64, f64, f64, f64))> = Contender::POSTGRES
+    let grouped: Vec<(Contender, Point)> = Contender::POSTGRES
         .into_iter()
         .filter_map(|c| {
             let s = find(

@@ -55,7 +55,7 @@ pub struct ServerInfo {
 #[derive(Debug)]
 pub enum Found {
     /// A server to run the PostgreSQL scenarios on.
-    Ready(Postgres),
+    Ready(Box<Postgres>),
     /// Neither a URL nor the server programs: the one line that says what to install.
     Missing(String),
 }
@@ -81,7 +81,7 @@ impl Postgres {
     pub fn find(url: Option<&str>) -> Result<Found, BenchError> {
         if let Some(url) = url {
             let source = "the server of --postgres-url".to_owned();
-            return Self::new(url.to_owned(), None, source).map(Found::Ready);
+            return Self::new(url.to_owned(), None, source).map(|p| Found::Ready(Box::new(p)));
         }
         if let Err(missing) = Binaries::find() {
             return Ok(Found::Missing(missing.to_string()));
@@ -94,7 +94,7 @@ impl Postgres {
             "throwaway cluster (leasehold-pg-harness), data on {}",
             crate::machine::file_system(&cluster.data_dir())
         );
-        Self::new(cluster.url(), Some(cluster), source).map(Found::Ready)
+        Self::new(cluster.url(), Some(cluster), source).map(|p| Found::Ready(Box::new(p)))
     }
 
     fn new(url: String, cluster: Option<Cluster>, source: String) -> Result<Self, BenchError> {

@@ -64,7 +64,7 @@ fn the_witness_counts_the_check_then_act_double_grants() {
 #[test]
 fn every_postgres_contender_grants_on_its_own_connections_and_never_twice() {
     let postgres = match Postgres::find(None).expect("the throwaway cluster starts") {
-        Found::Ready(postgres) => postgres,
+        Found::Ready(postgres) => *postgres,
         Found::Missing(why) => panic!("this test needs PostgreSQL: {why}"),
     };
     assert_eq!(postgres.info.settings["fsync"], "on");
