@@ -68,6 +68,10 @@ pub trait Locker: Send + Sync {
     /// What a grant carries to its release.
     type Grant: Send;
 
+    /// Whether it is a lock at all: the commit floors are not (they grant everything), so the
+    /// witness is not taken around their "holding" and they count no double grants.
+    const EXCLUSIVE: bool = true;
+
     /// One attempt on `resource` for `owner`: `Some` when granted, `None` when another client
     /// holds a valid lease.
     ///

@@ -336,6 +336,7 @@ impl CommitFloor {
 
 impl Locker for CommitFloor {
     type Grant = String;
+    const EXCLUSIVE: bool = false;
 
     fn try_acquire(&self, _resource: &str, owner: &str) -> Result<Option<String>, BenchError> {
         self.commit(owner).map(|()| Some(owner.to_owned()))
