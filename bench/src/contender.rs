@@ -35,6 +35,10 @@ pub enum Contender {
     /// `PgStore`'s own acquire and release texts (`leasehold_postgres::Statement::sql`), prepared
     /// once on a raw `postgres` connection, with no store logic around them.
     PgFloor,
+    /// [`Contender::PgFloor`] sending the texts unnamed, as the store does (parse, bind and
+    /// execute in one round trip), on the same blocking client: what the prepared statements
+    /// save, apart from what the store adds.
+    PgFloorUnnamed,
     /// Prepared `pg_try_advisory_lock(key)` / `pg_advisory_unlock(key)` on a session: what a user
     /// would pick instead. Commits nothing durable.
     PgAdvisory,
@@ -62,15 +66,16 @@ impl Contender {
     ];
 
     /// Every PostgreSQL contender, the commit floor included, in the order tables show them.
-    pub const POSTGRES: [Self; 4] = [
+    pub const POSTGRES: [Self; 5] = [
         Self::PgStore,
         Self::PgFloor,
+        Self::PgFloorUnnamed,
         Self::PgAdvisory,
         Self::PgCommitFloor,
     ];
 
     /// Every contender.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Floor,
         Self::SqliteStore,
         Self::Transactional,
@@ -78,6 +83,7 @@ impl Contender {
         Self::FsyncFloor,
         Self::PgStore,
         Self::PgFloor,
+        Self::PgFloorUnnamed,
         Self::PgAdvisory,
         Self::PgCommitFloor,
     ];
@@ -99,6 +105,7 @@ impl Contender {
             Self::FsyncFloor => "fsync-floor",
             Self::PgStore => "pg-store",
             Self::PgFloor => "pg-floor",
+            Self::PgFloorUnnamed => "pg-floor-unnamed",
             Self::PgAdvisory => "pg-advisory",
             Self::PgCommitFloor => "pg-commit-floor",
         }
@@ -117,6 +124,9 @@ impl Contender {
             Self::FsyncFloor => "one minimal write transaction per acquire and per release",
             Self::PgStore => "PgStore::try_acquire and PgStore::release",
             Self::PgFloor => "PgStore's acquire and release statements, prepared, on raw postgres",
+            Self::PgFloorUnnamed => {
+                "PgStore's statements sent unnamed (query_typed) on raw postgres"
+            }
             Self::PgAdvisory => "prepared pg_try_advisory_lock(key) and pg_advisory_unlock(key)",
             Self::PgCommitFloor => "one prepared one-row UPDATE in autocommit per operation",
         }

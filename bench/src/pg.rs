@@ -64,6 +64,7 @@ pub fn open<V: WithLocker>(
     Ok(match contender {
         Contender::PgStore => visit.with(Store::open(place)?),
         Contender::PgFloor => visit.with(Floor::open(place)?),
+        Contender::PgFloorUnnamed => visit.with(Floor::open_unnamed(place)?),
         Contender::PgAdvisory => visit.with(Advisory::open(place)?),
         Contender::PgCommitFloor => visit.with(CommitFloor::open(place)?),
         other => {
@@ -135,6 +136,9 @@ fn lock(prepared: &Mutex<Prepared>) -> MutexGuard<'_, Prepared> {
 pub struct Floor {
     conn: Mutex<Prepared>,
     next_request: AtomicU64,
+    /// The acquire and release texts, for [`Floor::open_unnamed`]: sent with `query_typed`
+    /// instead of the prepared statements.
+    unnamed: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for Floor {
@@ -179,6 +183,24 @@ impl Floor {
         Ok(Self {
             conn: Mutex::new(Prepared { client, take, give }),
             next_request: AtomicU64::new(0),
+            unnamed: None,
+        })
+    }
+
+    /// [`Floor::open`], but every call sends its text unnamed with its parameter types, as the
+    /// store does: parse, bind and execute in one round trip.
+    ///
+    /// # Errors
+    ///
+    /// Connecting and preparing.
+    pub fn open_unnamed(place: &Place) -> Result<Self, BenchError> {
+        let texts = (
+            place.text(Statement::Acquire)?,
+            place.text(Statement::Release)?,
+        );
+        Ok(Self {
+            unnamed: Some(texts),
+            ..Self::open(place)?
         })
     }
 
@@ -197,10 +219,22 @@ impl Locker for Floor {
         let (request_id, now) = (self.request_id(), None::<i64>);
         let mut conn = lock(&self.conn);
         let Prepared { client, take, .. } = &mut *conn;
-        let rows = client.query(
-            &*take,
-            &[&resource, &owner, &request_id.as_slice(), &ttl, &now],
-        )?;
+        let rows = match &self.unnamed {
+            Some((text, _)) => client.query_typed(
+                text,
+                &[
+                    (&resource, Type::TEXT),
+                    (&owner, Type::TEXT),
+                    (&request_id.as_slice(), Type::BYTEA),
+                    (&ttl, Type::INT8),
+                    (&now, Type::INT8),
+                ],
+            )?,
+            None => client.query(
+                &*take,
+                &[&resource, &owner, &request_id.as_slice(), &ttl, &now],
+            )?,
+        };
         let Some(granted) = rows.first() else {
             return Ok(None);
         };
@@ -214,7 +248,17 @@ impl Locker for Floor {
         let now = None::<i64>;
         let mut conn = lock(&self.conn);
         let Prepared { client, give, .. } = &mut *conn;
-        let rows = client.query(&*give, &[&grant.resource, &grant.token, &now])?;
+        let rows = match &self.unnamed {
+            Some((_, text)) => client.query_typed(
+                text,
+                &[
+                    (&grant.resource, Type::TEXT),
+                    (&grant.token, Type::INT8),
+                    (&now, Type::INT8),
+                ],
+            )?,
+            None => client.query(&*give, &[&grant.resource, &grant.token, &now])?,
+        };
         match rows
             .first()
             .map(|row| row.try_get::<_, i16>(0))

@@ -14,9 +14,10 @@ use plotters::prelude::*;
 use crate::plots::{Panel, SIZE, colour, legend, plot_error};
 
 /// The lines of each panel.
-const LINES: [Contender; 6] = [
+const LINES: [Contender; 7] = [
     Contender::PgStore,
     Contender::PgFloor,
+    Contender::PgFloorUnnamed,
     Contender::PgAdvisory,
     Contender::PgCommitFloor,
     Contender::SqliteStore,

@@ -119,9 +119,10 @@ fn ratio(over: Option<&Summary>, under: Option<&Summary>) -> String {
 }
 
 /// The contenders of the throughput table, in its order.
-const ROWS: [Contender; 6] = [
+const ROWS: [Contender; 7] = [
     Contender::PgStore,
     Contender::PgFloor,
+    Contender::PgFloorUnnamed,
     Contender::PgAdvisory,
     Contender::PgCommitFloor,
     Contender::SqliteStore,
@@ -165,8 +166,8 @@ pub fn throughput(report: &Report) -> String {
 #[must_use]
 pub fn ratios(report: &Report) -> String {
     let mut out = String::from(
-        "| connections | resources | PgStore ÷ floor | PgStore ÷ advisory | bound: commit floor ÷ advisory | PgStore ÷ commit floor | PgStore ÷ SqliteStore | pg commit floor ÷ SQLite fsync floor |\n\
-|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| connections | resources | PgStore ÷ floor | PgStore ÷ unnamed floor | unnamed ÷ prepared floor | PgStore ÷ advisory | bound: commit floor ÷ advisory | PgStore ÷ commit floor | PgStore ÷ SqliteStore | pg commit floor ÷ SQLite fsync floor |\n\
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let d = Durability::Full;
     for resources in RESOURCES {
@@ -175,10 +176,13 @@ pub fn ratios(report: &Report) -> String {
             let store = at(Contender::PgStore);
             let commit = at(Contender::PgCommitFloor);
             let advisory = at(Contender::PgAdvisory);
+            let (floor, unnamed) = (at(Contender::PgFloor), at(Contender::PgFloorUnnamed));
             let _ = writeln!(
                 out,
-                "| {n} | {resources} | {} | {} | {} | {} | {} | {} |",
-                ratio(store, at(Contender::PgFloor)),
+                "| {n} | {resources} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                ratio(store, floor),
+                ratio(store, unnamed),
+                ratio(unnamed, floor),
                 ratio(store, advisory),
                 ratio(commit, advisory),
                 ratio(store, commit),

@@ -110,6 +110,7 @@ pub fn postgres_grid() -> Vec<Scenario> {
             for contender in [
                 Contender::PgStore,
                 Contender::PgFloor,
+                Contender::PgFloorUnnamed,
                 Contender::PgAdvisory,
                 Contender::SqliteStore,
             ] {
@@ -142,6 +143,7 @@ pub fn postgres_grid() -> Vec<Scenario> {
         for contender in [
             Contender::PgStore,
             Contender::PgFloor,
+            Contender::PgFloorUnnamed,
             Contender::PgAdvisory,
         ] {
             grid.push(grouped(contender, resources));

@@ -47,6 +47,7 @@ pub(crate) fn colour(contender: Contender) -> RGBColor {
         Contender::FsyncFloor => RGBColor(0, 158, 115),
         Contender::PgStore => RGBColor(0, 90, 160),
         Contender::PgFloor => RGBColor(60, 60, 60),
+        Contender::PgFloorUnnamed => RGBColor(150, 150, 150),
         Contender::PgAdvisory => RGBColor(204, 121, 167),
         Contender::PgCommitFloor => RGBColor(0, 130, 90),
     }
