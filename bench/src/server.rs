@@ -44,7 +44,8 @@ pub struct ServerInfo {
     pub source: String,
     /// `server_version`.
     pub version: String,
-    /// [`SETTINGS`] as a default session sees them.
+    /// The durability and commit settings (`fsync`, `synchronous_commit`, `wal_sync_method`, …)
+    /// as a default session sees them.
     pub settings: BTreeMap<String, String>,
     /// `commit_delay` and `commit_siblings` as a group-commit session sees them; empty when the
     /// group-commit scenarios were not run.
