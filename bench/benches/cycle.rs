@@ -39,7 +39,7 @@ fn cycles(c: &mut Criterion) {
         group
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(3));
-        for contender in Contender::ALL {
+        for contender in Contender::SQLITE {
             let dir = tempfile::tempdir().expect("a temporary directory");
             let path = dir.path().join("locks.db");
             let options = Options::new().durability(durability.store());

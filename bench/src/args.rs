@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use leasehold_bench::BenchError;
-use leasehold_bench::plan::Plan;
+use leasehold_bench::plan::{Plan, postgres_grid};
 
 pub(crate) const USAGE: &str = "\
 usage: leasehold-bench [--quick | --full] [--json] [--write-docs] [options]
 
-  --quick          every scenario once, 0.15 s each (the default; under a minute)
+  --quick          every scenario once, 0.15 s each (the default; about a minute)
   --full           every scenario five times, 0.6 s each (the figures of the docs)
   --json           print the report as JSON instead of tables
   --write-docs     write the plots and the tables of docs/performance.md, and the
@@ -19,7 +19,13 @@ usage: leasehold-bench [--quick | --full] [--json] [--write-docs] [options]
   --docs DIR       the docs directory (default: this repository's docs/)
   --rounds N       override the rounds of the mode
   --seconds S      override the seconds per scenario of the mode
-  --only TEXT      only scenarios whose label contains TEXT (e.g. sqlite-store/full)
+  --only TEXT      only scenarios whose label contains TEXT (e.g. sqlite-store/full);
+                   `--only postgres` is the whole PostgreSQL comparison (its SQLite
+                   scenarios included), `--only pg-` its PostgreSQL contenders alone
+  --postgres-url URL
+                   run the PostgreSQL scenarios on this server (in fresh schemas it
+                   drops afterwards) instead of a throwaway cluster; group commit is
+                   then not measured
   --check FILE     check a saved --json report (with the same mode options) is complete
                    and well-formed; measures nothing, checks no speed
 ";
@@ -35,6 +41,7 @@ pub(crate) struct Args {
     pub(crate) dir: PathBuf,
     pub(crate) docs: PathBuf,
     pub(crate) check: Option<PathBuf>,
+    pub(crate) postgres_url: Option<String>,
     rounds: Option<usize>,
     seconds: Option<f64>,
     only: Option<String>,
@@ -52,6 +59,7 @@ impl Args {
             dir: std::env::temp_dir(),
             docs: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs")),
             check: None,
+            postgres_url: None,
             rounds: None,
             seconds: None,
             only: None,
@@ -76,6 +84,7 @@ impl Args {
                 "--rounds" => args.rounds = Some(number(value()?)?),
                 "--seconds" => args.seconds = Some(number(value()?)?),
                 "--only" => args.only = Some(value()?.clone()),
+                "--postgres-url" => args.postgres_url = Some(value()?.clone()),
                 other => {
                     return Err(BenchError::Protocol(format!(
                         "unknown argument {other:?}\n{USAGE}"
@@ -100,7 +109,10 @@ impl Args {
             plan.duration = Duration::from_secs_f64(seconds.max(0.01));
         }
         if let Some(only) = &self.only {
-            plan.scenarios.retain(|s| s.label().contains(only.as_str()));
+            let comparison = postgres_grid();
+            plan.scenarios.retain(|s| {
+                s.label().contains(only.as_str()) || (only == "postgres" && comparison.contains(s))
+            });
         }
         plan
     }
@@ -108,9 +120,17 @@ impl Args {
     /// The command line, as recorded in the report.
     pub(crate) fn command(&self) -> String {
         let mut command = String::from("leasehold-bench");
+        let mut previous = "";
         for arg in &self.raw {
             command.push(' ');
-            command.push_str(arg);
+            // A URL may carry a password: the report and the docs keep its place only.
+            let shown = if previous == "--postgres-url" {
+                "URL"
+            } else {
+                arg
+            };
+            command.push_str(shown);
+            previous = arg;
         }
         command
     }

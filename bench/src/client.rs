@@ -197,6 +197,9 @@ impl<L: Locker> Client<'_, L> {
 
     /// The critical section: enter and leave the witness.
     fn hold(&self, index: usize, result: &mut ClientResult) -> Result<(), BenchError> {
+        if !L::EXCLUSIVE {
+            return Ok(());
+        }
         if self.witness.enter(index)? {
             self.witness.leave(index)
         } else {

@@ -1,6 +1,7 @@
 //! The contenders: four ways of taking and giving back a lease on one SQLite file, plus the
-//! commit floor that durable mode is measured against, all behind one
-//! [`Locker`] trait so that every scenario drives them with the same loop.
+//! commit floor that durable mode is measured against; three ways on a PostgreSQL server, plus
+//! its commit floor; all behind one [`Locker`] trait so that every scenario drives them with the
+//! same loop.
 //! This module names them and opens the one a run asks for; what they share is in
 //! [`locker`](crate::locker).
 
@@ -29,6 +30,21 @@ pub enum Contender {
     /// Not a lock: two minimal write transactions per cycle, the least one durable commit per
     /// operation can cost on this file system (the "fsync floor").
     FsyncFloor,
+    /// `PgStore` (blocking) through its public API, on its own connection.
+    PgStore,
+    /// `PgStore`'s own acquire and release texts (`leasehold_postgres::Statement::sql`), prepared
+    /// once on a raw `postgres` connection, with no store logic around them.
+    PgFloor,
+    /// [`Contender::PgFloor`] sending the texts unnamed, as the store does (parse, bind and
+    /// execute in one round trip), on the same blocking client: what the prepared statements
+    /// save, apart from what the store adds.
+    PgFloorUnnamed,
+    /// Prepared `pg_try_advisory_lock(key)` / `pg_advisory_unlock(key)` on a session: what a user
+    /// would pick instead. Commits nothing durable.
+    PgAdvisory,
+    /// Not a lock: a prepared one-row `UPDATE` in autocommit per acquire and per release, each
+    /// client on its own row: the least one durable commit per operation costs on the server.
+    PgCommitFloor,
 }
 
 impl Contender {
@@ -40,14 +56,43 @@ impl Contender {
         Self::CheckThenAct,
     ];
 
-    /// Every contender, the commit floor included.
-    pub const ALL: [Self; 5] = [
+    /// Every SQLite contender, the commit floor included.
+    pub const SQLITE: [Self; 5] = [
         Self::Floor,
         Self::SqliteStore,
         Self::Transactional,
         Self::CheckThenAct,
         Self::FsyncFloor,
     ];
+
+    /// Every PostgreSQL contender, the commit floor included, in the order tables show them.
+    pub const POSTGRES: [Self; 5] = [
+        Self::PgStore,
+        Self::PgFloor,
+        Self::PgFloorUnnamed,
+        Self::PgAdvisory,
+        Self::PgCommitFloor,
+    ];
+
+    /// Every contender.
+    pub const ALL: [Self; 10] = [
+        Self::Floor,
+        Self::SqliteStore,
+        Self::Transactional,
+        Self::CheckThenAct,
+        Self::FsyncFloor,
+        Self::PgStore,
+        Self::PgFloor,
+        Self::PgFloorUnnamed,
+        Self::PgAdvisory,
+        Self::PgCommitFloor,
+    ];
+
+    /// Whether it runs on a PostgreSQL server (and needs one).
+    #[must_use]
+    pub fn is_postgres(self) -> bool {
+        Self::POSTGRES.contains(&self)
+    }
 
     /// The name used in the JSON, the tables and the plots.
     #[must_use]
@@ -58,6 +103,11 @@ impl Contender {
             Self::Transactional => "transactional",
             Self::CheckThenAct => "check-then-act",
             Self::FsyncFloor => "fsync-floor",
+            Self::PgStore => "pg-store",
+            Self::PgFloor => "pg-floor",
+            Self::PgFloorUnnamed => "pg-floor-unnamed",
+            Self::PgAdvisory => "pg-advisory",
+            Self::PgCommitFloor => "pg-commit-floor",
         }
     }
 
@@ -72,6 +122,13 @@ impl Contender {
             }
             Self::CheckThenAct => "the seed's SELECT, decide in Rust, then upsert (racy)",
             Self::FsyncFloor => "one minimal write transaction per acquire and per release",
+            Self::PgStore => "PgStore::try_acquire and PgStore::release",
+            Self::PgFloor => "PgStore's acquire and release statements, prepared, on raw postgres",
+            Self::PgFloorUnnamed => {
+                "PgStore's statements sent unnamed (query_typed) on raw postgres"
+            }
+            Self::PgAdvisory => "prepared pg_try_advisory_lock(key) and pg_advisory_unlock(key)",
+            Self::PgCommitFloor => "one prepared one-row UPDATE in autocommit per operation",
         }
     }
 }
@@ -86,12 +143,13 @@ pub trait WithLocker {
     fn with<L: Locker>(self, locker: L) -> Self::Output;
 }
 
-/// Opens `contender` on the lock database at `path` (whose schema exists) in `durability`, and
-/// hands it to `visit`.
+/// Opens the SQLite `contender` on the lock database at `path` (whose schema exists) in
+/// `durability`, and hands it to `visit`. The PostgreSQL contenders open with
+/// [`pg::open`](crate::pg::open).
 ///
 /// # Errors
 ///
-/// The contender's open errors.
+/// The contender's open errors; [`BenchError::Protocol`] for a PostgreSQL contender.
 pub fn open<V: WithLocker>(
     contender: Contender,
     path: &Path,
@@ -106,6 +164,12 @@ pub fn open<V: WithLocker>(
         }
         Contender::CheckThenAct => visit.with(stores::CheckThenAct::open(path, durability)?),
         Contender::FsyncFloor => visit.with(floor::FsyncFloor::open(path, durability)?),
+        other => {
+            return Err(BenchError::protocol(format!(
+                "{} runs on PostgreSQL, not on a file",
+                other.name()
+            )));
+        }
     })
 }
 

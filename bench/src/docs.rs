@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
+use leasehold_bench::plan::postgres_grid;
 use leasehold_bench::report::Report;
 use leasehold_bench::scenario::Runner;
-use leasehold_bench::{BenchError, tables};
+use leasehold_bench::{BenchError, pg_tables, tables};
 use serde_json::Value;
 
 /// The command the model-checking figures come from, run from the workspace root.
@@ -35,19 +36,33 @@ const COMPARE_SPIN: [&str; 12] = [
 /// File errors, a missing marker, and a `compare-spin` that fails.
 pub(crate) fn update(report: &Report, path: &Path, model: bool) -> Result<(), BenchError> {
     let mut text = std::fs::read_to_string(path)?;
-    let mut sections = vec![
-        ("machine", tables::machine(report)),
-        ("targets", tables::targets(report)),
-        ("single", tables::single(report)),
-        ("processes", tables::throughput(report, Runner::Processes)),
-        ("threads", tables::throughput(report, Runner::Threads)),
-        ("contention", tables::contention(report)),
-        ("wait", tables::wait(report)),
-        ("holding", tables::holding(report)),
-        ("mixed", tables::mixed(report)),
-        ("detail", tables::detail(report)),
-    ];
-    if model {
+    let mut sections = Vec::new();
+    if has_sqlite(report) {
+        sections.extend([
+            ("machine", tables::machine(report)),
+            ("targets", tables::targets(report)),
+            ("single", tables::single(report)),
+            ("processes", tables::throughput(report, Runner::Processes)),
+            ("threads", tables::throughput(report, Runner::Threads)),
+            ("contention", tables::contention(report)),
+            ("wait", tables::wait(report)),
+            ("holding", tables::holding(report)),
+            ("mixed", tables::mixed(report)),
+            ("detail", tables::detail(report)),
+        ]);
+    }
+    if has_postgres(report) {
+        sections.extend([
+            ("postgres-server", pg_tables::server(report)),
+            ("postgres-targets", pg_tables::targets(report)),
+            ("postgres-throughput", pg_tables::throughput(report)),
+            ("postgres-ratios", pg_tables::ratios(report)),
+            ("postgres-latency", pg_tables::latency(report)),
+            ("postgres-group-commit", pg_tables::group_commit(report)),
+            ("postgres-detail", pg_detail(report)),
+        ]);
+    }
+    if model && has_sqlite(report) {
         eprintln!("leasehold-bench: running compare-spin for the model-checking figures");
         sections.push(("model", model_table(&compare_spin()?)));
     }
@@ -57,6 +72,34 @@ pub(crate) fn update(report: &Report, path: &Path, model: bool) -> Result<(), Be
     std::fs::write(path, text)?;
     eprintln!("leasehold-bench: wrote {}", path.display());
     Ok(())
+}
+
+/// Whether the run has SQLite scenarios beyond the PostgreSQL comparison's: then the SQLite
+/// sections, plots and the model-checking figures are rewritten, else left as they are (so that
+/// `--only postgres --write-docs` touches the PostgreSQL section alone).
+pub(crate) fn has_sqlite(report: &Report) -> bool {
+    let comparison = postgres_grid();
+    report
+        .scenarios
+        .iter()
+        .any(|s| !comparison.contains(&s.scenario))
+}
+
+/// Whether the run measured the PostgreSQL contenders.
+pub(crate) fn has_postgres(report: &Report) -> bool {
+    report.postgres.is_some()
+        && report
+            .scenarios
+            .iter()
+            .any(|s| s.scenario.contender.is_postgres())
+}
+
+/// Every scenario of the PostgreSQL comparison with every figure.
+fn pg_detail(report: &Report) -> String {
+    let comparison = postgres_grid();
+    let mut only = report.clone();
+    only.scenarios.retain(|s| comparison.contains(&s.scenario));
+    tables::detail(&only)
 }
 
 /// `text` with the body between `name`'s markers replaced by `body`.

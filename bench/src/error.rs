@@ -10,6 +10,13 @@ pub enum BenchError {
     Sqlite(rusqlite::Error),
     /// `SqliteStore` (or the check-then-act store built on it) failed.
     Store(leasehold_sqlite::Error),
+    /// `PgStore` failed.
+    PgStore(leasehold_postgres::Error),
+    /// A raw PostgreSQL call of the floor, the advisory locks, the commit floor or the setup
+    /// failed.
+    Postgres(postgres::Error),
+    /// Starting the throwaway PostgreSQL cluster failed.
+    Cluster(leasehold_pg_harness::Error),
     /// A file, pipe or child process failed.
     Io(std::io::Error),
     /// A worker, a file or an argument said something the bench does not understand.
@@ -41,6 +48,9 @@ impl fmt::Display for BenchError {
         match self {
             Self::Sqlite(e) => write!(f, "sqlite: {e}"),
             Self::Store(e) => write!(f, "store: {e}"),
+            Self::PgStore(e) => write!(f, "PgStore: {e}"),
+            Self::Postgres(e) => write!(f, "postgres: {e}"),
+            Self::Cluster(e) => write!(f, "PostgreSQL cluster: {e}"),
             Self::Io(e) => write!(f, "i/o: {e}"),
             Self::Protocol(message) => f.write_str(message),
         }
@@ -52,6 +62,9 @@ impl std::error::Error for BenchError {
         match self {
             Self::Sqlite(e) => Some(e),
             Self::Store(e) => Some(e),
+            Self::PgStore(e) => Some(e),
+            Self::Postgres(e) => Some(e),
+            Self::Cluster(e) => Some(e),
             Self::Io(e) => Some(e),
             Self::Protocol(_) => None,
         }
@@ -67,6 +80,24 @@ impl From<rusqlite::Error> for BenchError {
 impl From<leasehold_sqlite::Error> for BenchError {
     fn from(e: leasehold_sqlite::Error) -> Self {
         Self::Store(e)
+    }
+}
+
+impl From<leasehold_postgres::Error> for BenchError {
+    fn from(e: leasehold_postgres::Error) -> Self {
+        Self::PgStore(e)
+    }
+}
+
+impl From<postgres::Error> for BenchError {
+    fn from(e: postgres::Error) -> Self {
+        Self::Postgres(e)
+    }
+}
+
+impl From<leasehold_pg_harness::Error> for BenchError {
+    fn from(e: leasehold_pg_harness::Error) -> Self {
+        Self::Cluster(e)
     }
 }
 

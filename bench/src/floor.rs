@@ -126,6 +126,7 @@ impl FsyncFloor {
 
 impl Locker for FsyncFloor {
     type Grant = ();
+    const EXCLUSIVE: bool = false;
 
     fn try_acquire(&self, _resource: &str, _owner: &str) -> Result<Option<()>, BenchError> {
         self.commit().map(Some)

@@ -6,7 +6,9 @@
 //!   connection, acquire+release cycles of every contender in both durability modes.
 //! - the `leasehold-bench` binary: the whole grid — 1, 2, 4, 8 processes (worker processes of
 //!   itself) and threads, one hot resource and 64, both durability modes, the store's waiting
-//!   acquire — the target ratios, JSON, the plots and the tables of `docs/performance.md`.
+//!   acquire — and the PostgreSQL comparison (`PgStore` against its statement floor, advisory
+//!   locks and `SqliteStore` at 1, 4 and 16 connections, on a throwaway cluster: [`server`]) —
+//!   the target ratios, JSON, the plots and the tables of `docs/performance.md`.
 //!
 //! Every contender implements [`Locker`]; a run drives each through the same client loop
 //! ([`client`]), with a `flock` witness around every holding that counts double grants.
@@ -39,11 +41,14 @@ pub mod histogram;
 pub mod locker;
 pub mod machine;
 mod mixed;
+pub mod pg;
+pub mod pg_tables;
 pub mod plan;
 mod pragmas;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod server;
 pub mod stores;
 pub mod summary;
 pub mod tables;

@@ -14,6 +14,8 @@ use crate::error::BenchError;
 pub const TTL: Duration = Duration::from_secs(600);
 
 /// `synchronous=FULL` or `NORMAL` (WAL mode in both): the two durability modes of the store.
+/// The PostgreSQL contenders run [`Durability::Full`] (`fsync = on`, `synchronous_commit = on`)
+/// and [`Durability::GroupCommit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Durability {
@@ -21,17 +23,22 @@ pub enum Durability {
     Full,
     /// `Durability::Relaxed`: commits are fsynced at checkpoints.
     Relaxed,
+    /// PostgreSQL only: [`Durability::Full`] with group commit across connections
+    /// (`commit_delay`, `commit_siblings`, see [`crate::server`]): every commit is still flushed
+    /// before it returns, but a flush first waits briefly for other commits to share it.
+    GroupCommit,
 }
 
 impl Durability {
-    /// Both modes, durable first.
+    /// SQLite's two modes, durable first.
     pub const ALL: [Self; 2] = [Self::Full, Self::Relaxed];
 
-    /// The store's option for this mode.
+    /// The store's option for this mode. SQLite has no group commit: that mode is `Full` there
+    /// (no SQLite scenario runs it).
     #[must_use]
     pub fn store(self) -> leasehold_sqlite::Durability {
         match self {
-            Self::Full => leasehold_sqlite::Durability::Full,
+            Self::Full | Self::GroupCommit => leasehold_sqlite::Durability::Full,
             Self::Relaxed => leasehold_sqlite::Durability::Relaxed,
         }
     }
@@ -40,7 +47,7 @@ impl Durability {
     #[must_use]
     pub fn synchronous(self) -> &'static str {
         match self {
-            Self::Full => "FULL",
+            Self::Full | Self::GroupCommit => "FULL",
             Self::Relaxed => "NORMAL",
         }
     }
@@ -51,6 +58,7 @@ impl Durability {
         match self {
             Self::Full => "full",
             Self::Relaxed => "relaxed",
+            Self::GroupCommit => "group-commit",
         }
     }
 }
@@ -59,6 +67,10 @@ impl Durability {
 pub trait Locker: Send + Sync {
     /// What a grant carries to its release.
     type Grant: Send;
+
+    /// Whether it is a lock at all: the commit floors are not (they grant everything), so the
+    /// witness is not taken around their "holding" and they count no double grants.
+    const EXCLUSIVE: bool = true;
 
     /// One attempt on `resource` for `owner`: `Some` when granted, `None` when another client
     /// holds a valid lease.

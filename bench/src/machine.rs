@@ -48,7 +48,7 @@ fn read_trimmed(path: &str) -> String {
 
 /// `"<type> on <mount point> (<device>)"` of the mount that holds `dir`: the longest mount point
 /// that is a prefix of its canonical path.
-fn file_system(dir: &Path) -> String {
+pub(crate) fn file_system(dir: &Path) -> String {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     mounts

@@ -11,12 +11,14 @@ use leasehold_bench::plan::Plan;
 use leasehold_bench::report::Report;
 use leasehold_bench::run::{WORKER_ARG, run_scenario};
 use leasehold_bench::scenario::{ClientResult, Scenario};
+use leasehold_bench::server::{Found, Postgres};
 use leasehold_bench::summary::Summary;
 use leasehold_bench::worker::{WorkerOrder, serve};
-use leasehold_bench::{BenchError, tables};
+use leasehold_bench::{BenchError, Durability, pg_tables, tables};
 
 mod args;
 mod docs;
+mod pg_plots;
 mod plots;
 
 use args::Args;
@@ -56,9 +58,12 @@ fn bench(args: &Args) -> Result<(), BenchError> {
         return check(path, &plan);
     }
     let started = Instant::now();
-    let summaries = measure(&plan, args)?;
+    let (plan, postgres, skipped) = server(plan, args)?;
+    let summaries = measure(&plan, args, postgres.as_ref())?;
     let machine = Machine::read(&args.dir);
-    let report = Report::new(&plan, args.command(), machine, summaries);
+    let mut report = Report::new(&plan, args.command(), machine, summaries);
+    report.postgres = postgres.as_ref().map(|p| p.info.clone());
+    report.postgres_skipped = skipped;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -66,6 +71,7 @@ fn bench(args: &Args) -> Result<(), BenchError> {
     }
     if args.write_docs {
         plots::write_all(&report, &args.docs.join("performance"))?;
+        pg_plots::write(&report, &args.docs.join("performance"))?;
         docs::update(&report, &args.docs.join("performance.md"), args.model)?;
     }
     eprintln!(
@@ -75,8 +81,42 @@ fn bench(args: &Args) -> Result<(), BenchError> {
     Ok(())
 }
 
+/// The server for the plan's PostgreSQL scenarios, if it has any: without one (no URL, no
+/// server programs) they are dropped from the plan, and the one line saying why is printed and
+/// kept for the report. Without the bench's own cluster, the group-commit scenarios are dropped
+/// too (they change a server setting).
+fn server(
+    mut plan: Plan,
+    args: &Args,
+) -> Result<(Plan, Option<Postgres>, Option<String>), BenchError> {
+    if !plan.scenarios.iter().any(|s| s.contender.is_postgres()) {
+        return Ok((plan, None, None));
+    }
+    match Postgres::find(args.postgres_url.as_deref())? {
+        Found::Ready(postgres) => {
+            if !postgres.runs_group_commit() {
+                eprintln!(
+                    "leasehold-bench: group-commit scenarios skipped: they need the bench's own cluster"
+                );
+                plan.scenarios
+                    .retain(|s| s.durability != Durability::GroupCommit);
+            }
+            Ok((plan, Some(*postgres), None))
+        }
+        Found::Missing(why) => {
+            eprintln!("leasehold-bench: PostgreSQL scenarios skipped: {why}");
+            plan.scenarios.retain(|s| !s.contender.is_postgres());
+            Ok((plan, None, Some(why)))
+        }
+    }
+}
+
 /// Runs every scenario of `plan`, round after round, and reduces each to its summary.
-fn measure(plan: &Plan, args: &Args) -> Result<Vec<Summary>, BenchError> {
+fn measure(
+    plan: &Plan,
+    args: &Args,
+    postgres: Option<&Postgres>,
+) -> Result<Vec<Summary>, BenchError> {
     let exe = std::env::current_exe()?;
     let mut rounds: BTreeMap<Scenario, Vec<Vec<ClientResult>>> = BTreeMap::new();
     let total = plan.rounds * plan.scenarios.len();
@@ -95,7 +135,7 @@ fn measure(plan: &Plan, args: &Args) -> Result<Vec<Summary>, BenchError> {
             if progress {
                 eprint!("\r[{done}/{total}] {:<48}", scenario.label());
             }
-            let results = run_scenario(&exe, &args.dir, scenario, plan.duration)?;
+            let results = run_scenario(&exe, &args.dir, postgres, scenario, plan.duration)?;
             rounds.entry(*scenario).or_default().push(results);
         }
     }
@@ -146,8 +186,24 @@ fn print_tables(report: &Report) -> Result<(), BenchError> {
         ("Holding a hot lease 200 µs", tables::holding(report)),
         ("Mixed operations, 2 resources", tables::mixed(report)),
     ];
-    for (title, table) in sections {
+    let sqlite = docs::has_sqlite(report);
+    for (title, table) in sections.into_iter().filter(|_| sqlite) {
         writeln!(out, "## {title}\n\n{table}")?;
+    }
+    if docs::has_postgres(report) {
+        let postgres = [
+            ("PostgreSQL: server", pg_tables::server(report)),
+            ("PostgreSQL: targets", pg_tables::targets(report)),
+            ("PostgreSQL: cycles/s", pg_tables::throughput(report)),
+            ("PostgreSQL: ratios", pg_tables::ratios(report)),
+            ("PostgreSQL: one connection", pg_tables::latency(report)),
+            ("PostgreSQL: group commit", pg_tables::group_commit(report)),
+        ];
+        for (title, table) in postgres {
+            writeln!(out, "## {title}\n\n{table}")?;
+        }
+    } else if let Some(why) = &report.postgres_skipped {
+        writeln!(out, "## PostgreSQL\n\nnot run: {why}")?;
     }
     Ok(())
 }

@@ -21,6 +21,12 @@ pub const POINTS: [(Runner, usize); 7] = [
 /// One hot resource, and 64.
 pub const RESOURCES: [usize; 2] = [1, 64];
 
+/// The connection counts of the PostgreSQL comparison (one worker process per connection).
+pub const PG_CLIENTS: [usize; 3] = [1, 4, 16];
+
+/// The connection count at which group commit is measured.
+pub const GROUP_COMMIT_CLIENTS: usize = 16;
+
 /// What a run measures.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -43,7 +49,7 @@ impl Plan {
             mode: "quick",
             rounds: 1,
             duration: Duration::from_millis(150),
-            scenarios: grid(),
+            scenarios: everything(),
         }
     }
 
@@ -56,7 +62,7 @@ impl Plan {
             mode: "full",
             rounds: 5,
             duration: Duration::from_millis(600),
-            scenarios: grid(),
+            scenarios: everything(),
         }
     }
 }
@@ -78,7 +84,76 @@ fn scenario(
     }
 }
 
-/// The whole grid: per durability, the commit floor; every lock at every point on one hot
+/// The SQLite grid, then the PostgreSQL comparison's scenarios the SQLite grid does not have.
+#[must_use]
+pub fn everything() -> Vec<Scenario> {
+    let mut all = grid();
+    for scenario in postgres_grid() {
+        if !all.contains(&scenario) {
+            all.push(scenario);
+        }
+    }
+    all
+}
+
+/// The PostgreSQL comparison (issue 12), at 1, 4 and 16 connections on one resource and on 64:
+/// `PgStore`, its floor, advisory locks and `SqliteStore` (durable) side by side at each point;
+/// both commit floors; and at 16 connections the PostgreSQL contenders again with group commit.
+/// Every client is a worker process of its own with its own connection.
+#[must_use]
+pub fn postgres_grid() -> Vec<Scenario> {
+    let full = Durability::Full;
+    let procs = |n| (Runner::Processes, n);
+    let mut grid = Vec::new();
+    for resources in RESOURCES {
+        for clients in PG_CLIENTS {
+            for contender in [
+                Contender::PgStore,
+                Contender::PgFloor,
+                Contender::PgFloorUnnamed,
+                Contender::PgAdvisory,
+                Contender::SqliteStore,
+            ] {
+                grid.push(scenario(
+                    contender,
+                    full,
+                    procs(clients),
+                    resources,
+                    Style::Retry,
+                ));
+            }
+        }
+    }
+    for clients in PG_CLIENTS {
+        for floor in [Contender::PgCommitFloor, Contender::FsyncFloor] {
+            grid.push(scenario(floor, full, procs(clients), 1, Style::Retry));
+        }
+    }
+    let grouped = |contender, resources| {
+        let point = procs(GROUP_COMMIT_CLIENTS);
+        scenario(
+            contender,
+            Durability::GroupCommit,
+            point,
+            resources,
+            Style::Retry,
+        )
+    };
+    for resources in RESOURCES {
+        for contender in [
+            Contender::PgStore,
+            Contender::PgFloor,
+            Contender::PgFloorUnnamed,
+            Contender::PgAdvisory,
+        ] {
+            grid.push(grouped(contender, resources));
+        }
+    }
+    grid.push(grouped(Contender::PgCommitFloor, 1));
+    grid
+}
+
+/// The SQLite grid: per durability, the commit floor; every lock at every point on one hot
 /// resource and on 64; the store's waiting acquire on the hot resource.
 #[must_use]
 pub fn grid() -> Vec<Scenario> {

@@ -10,9 +10,9 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 
-type Panel<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+pub(crate) type Panel<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
-const SIZE: (u32, u32) = (1100, 760);
+pub(crate) const SIZE: (u32, u32) = (1100, 760);
 
 /// Writes every plot into `dir` (created if missing).
 ///
@@ -20,6 +20,9 @@ const SIZE: (u32, u32) = (1100, 760);
 ///
 /// File and drawing errors.
 pub(crate) fn write_all(report: &Report, dir: &Path) -> Result<(), BenchError> {
+    if !crate::docs::has_sqlite(report) {
+        return Ok(());
+    }
     std::fs::create_dir_all(dir)?;
     for runner in [Runner::Processes, Runner::Threads] {
         let name = match runner {
@@ -31,17 +34,22 @@ pub(crate) fn write_all(report: &Report, dir: &Path) -> Result<(), BenchError> {
     latency(report, &dir.join("latency.svg"))
 }
 
-fn plot_error(e: impl std::fmt::Display) -> BenchError {
+pub(crate) fn plot_error(e: impl std::fmt::Display) -> BenchError {
     BenchError::Protocol(format!("plot: {e}"))
 }
 
-fn colour(contender: Contender) -> RGBColor {
+pub(crate) fn colour(contender: Contender) -> RGBColor {
     match contender {
         Contender::Floor => RGBColor(110, 110, 110),
         Contender::SqliteStore => RGBColor(0, 114, 178),
         Contender::Transactional => RGBColor(230, 159, 0),
         Contender::CheckThenAct => RGBColor(213, 94, 0),
         Contender::FsyncFloor => RGBColor(0, 158, 115),
+        Contender::PgStore => RGBColor(0, 90, 160),
+        Contender::PgFloor => RGBColor(60, 60, 60),
+        Contender::PgFloorUnnamed => RGBColor(150, 150, 150),
+        Contender::PgAdvisory => RGBColor(204, 121, 167),
+        Contender::PgCommitFloor => RGBColor(0, 130, 90),
     }
 }
 
@@ -138,7 +146,7 @@ fn clients_label(x: &f64) -> String {
         .map_or_else(String::new, |n| n.to_string())
 }
 
-fn legend<'a, X: Ranged, Y: Ranged>(
+pub(crate) fn legend<'a, X: Ranged, Y: Ranged>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
 ) -> Result<(), BenchError> {
     chart

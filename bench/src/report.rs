@@ -10,6 +10,7 @@ use crate::locker::Durability;
 use crate::machine::Machine;
 use crate::plan::Plan;
 use crate::scenario::{Runner, Style};
+use crate::server::ServerInfo;
 use crate::summary::Summary;
 use crate::targets::{Ratio, ratios};
 
@@ -50,6 +51,12 @@ pub struct Report {
     pub all_targets_met: bool,
     /// Every scenario.
     pub scenarios: Vec<Summary>,
+    /// The PostgreSQL server the `pg-*` contenders ran on.
+    #[serde(default)]
+    pub postgres: Option<ServerInfo>,
+    /// Why the PostgreSQL scenarios were not run, when the plan had some.
+    #[serde(default)]
+    pub postgres_skipped: Option<String>,
 }
 
 impl Report {
@@ -71,6 +78,8 @@ impl Report {
             all_targets_met: ratios.values().all(|r| r.met),
             ratios,
             scenarios,
+            postgres: None,
+            postgres_skipped: None,
         }
     }
 
@@ -107,8 +116,9 @@ fn figures(contender: Contender, scenarios: &[Summary]) -> ContenderFigures {
 }
 
 /// Checks that `report` is complete for `plan`: every contender, every target ratio with a
-/// finite value, every scenario with finite figures. It never looks at how fast anything was:
-/// this is what the CI smoke run asserts.
+/// finite value, every scenario with finite figures, the PostgreSQL scenarios run (not skipped)
+/// and every contender of the plan granting at least once in each PostgreSQL scenario and over
+/// the run. It never looks at how fast anything was: this is what the CI smoke run asserts.
 ///
 /// # Errors
 ///
@@ -123,6 +133,10 @@ pub fn check_complete(report: &Report, plan: &Plan) -> Result<(), String> {
             problems.push(format!("contender {} missing", contender.name()));
         }
     }
+    if let Some(reason) = &report.postgres_skipped {
+        problems.push(format!("the PostgreSQL scenarios were skipped: {reason}"));
+    }
+    problems.extend(progress(report, plan));
     for name in ratios(&[]).keys() {
         match report.ratios.get(name).and_then(|r| r.value) {
             Some(v) if v.is_finite() && v >= 0.0 => {}
@@ -141,6 +155,24 @@ pub fn check_complete(report: &Report, plan: &Plan) -> Result<(), String> {
     } else {
         Err(problems.join("\n"))
     }
+}
+
+/// A line for each PostgreSQL scenario without a grant, and for each contender of `plan` without
+/// one over the whole run.
+fn progress(report: &Report, plan: &Plan) -> Vec<String> {
+    let granted = |s: &Summary| s.grants_per_client.iter().sum::<u64>() > 0;
+    let mut problems: Vec<String> = report
+        .select(|s| s.scenario.contender.is_postgres() && !granted(s))
+        .map(|s| format!("{}: no grants", s.scenario.label()))
+        .collect();
+    for contender in Contender::ALL {
+        let planned = plan.scenarios.iter().any(|s| s.contender == contender);
+        let mine = || report.select(|s| s.scenario.contender == contender);
+        if planned && mine().next().is_some() && !mine().any(granted) {
+            problems.push(format!("{}: no grants in the whole run", contender.name()));
+        }
+    }
+    problems
 }
 
 fn well_formed(s: &Summary) -> bool {
@@ -203,5 +235,27 @@ mod tests {
         assert!(problems.contains("store_full_vs_fsync_floor"), "{problems}");
         assert!(problems.contains("contender floor missing"), "{problems}");
         assert!(problems.contains("missing"), "{problems}");
+    }
+
+    #[test]
+    fn a_skipped_postgres_part_or_a_contender_without_grants_is_reported() {
+        let plan = Plan::quick();
+        let mut report = report_of(&plan);
+        report.postgres_skipped = Some("no server".to_owned());
+        for s in &mut report.scenarios {
+            if s.scenario.contender == Contender::PgAdvisory {
+                s.grants_per_client.fill(0);
+            }
+        }
+        let problems = check_complete(&report, &plan).expect_err("incomplete");
+        assert!(problems.contains("skipped: no server"), "{problems}");
+        assert!(
+            problems.contains("pg-advisory/full/1xproc/1res/retry: no grants"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("pg-advisory: no grants in the whole run"),
+            "{problems}"
+        );
     }
 }

@@ -10,6 +10,7 @@ use leasehold_sqlite::{Options, SqliteStore};
 
 use crate::error::BenchError;
 use crate::scenario::{ClientResult, Runner, Scenario};
+use crate::server::Postgres;
 use crate::worker::{GO, READY, WorkerOrder};
 
 /// The argument that makes the bench binary a worker; the order follows as JSON.
@@ -90,15 +91,17 @@ impl Drop for Worker {
     }
 }
 
-/// Runs `scenario` for `duration` in fresh files under `base`, with worker processes of the
-/// program `exe`, and returns every client's result.
+/// Runs `scenario` for `duration` in fresh files under `base` (and for a PostgreSQL contender a
+/// fresh schema on `postgres`), with worker processes of the program `exe`, and returns every
+/// client's result.
 ///
 /// # Errors
 ///
-/// Setup, spawn and worker failures.
+/// Setup, spawn and worker failures; a PostgreSQL scenario without `postgres`.
 pub fn run_scenario(
     exe: &Path,
     base: &Path,
+    postgres: Option<&Postgres>,
     scenario: &Scenario,
     duration: Duration,
 ) -> Result<Vec<ClientResult>, BenchError> {
@@ -114,6 +117,15 @@ pub fn run_scenario(
     // the WAL under the openers, which makes an open fail with SQLITE_BUSY.
     let options = Options::new().durability(scenario.durability.store());
     let _keeper = SqliteStore::open_with(&database, options)?;
+    // Dropped (the schema with it) once the workers are done.
+    let schema = if scenario.contender.is_postgres() {
+        let postgres = postgres.ok_or_else(|| {
+            BenchError::protocol(format!("{}: no PostgreSQL server", scenario.label()))
+        })?;
+        Some(postgres.prepare(scenario)?)
+    } else {
+        None
+    };
     let (processes, per_process) = match scenario.runner {
         Runner::Processes => (scenario.clients, 1),
         Runner::Threads => (1, scenario.clients),
@@ -125,6 +137,7 @@ pub fn run_scenario(
         first_client: p * per_process,
         clients: per_process,
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        postgres: schema.as_ref().map(|s| s.place.clone()),
     });
     let mut workers = orders
         .map(|order| Worker::spawn(exe, &order))

@@ -28,11 +28,17 @@ pub fn machine(report: &Report) -> String {
     )
 }
 
-/// Every target: the ratio, the least it should be, met or missed.
+/// Every SQLite target: the ratio, the least it should be, met or missed.
 #[must_use]
 pub fn targets(report: &Report) -> String {
+    targets_where(report, |name| !name.starts_with("pg_"))
+}
+
+/// The targets whose names `keep` accepts.
+pub(crate) fn targets_where(report: &Report, keep: impl Fn(&str) -> bool) -> String {
     let mut out = String::from("| target | ratio | needed | |\n|---|---:|---:|---|\n");
-    for ratio in report.ratios.values() {
+    let kept = report.ratios.iter().filter(|(name, _)| keep(name));
+    for (_, ratio) in kept {
         let value = ratio
             .value
             .map_or_else(|| "—".to_owned(), |v| format!("{v:.2}"));
@@ -55,7 +61,7 @@ pub fn single(report: &Report) -> String {
 |---|---|---:|---:|---:|---:|\n",
     );
     for d in Durability::ALL {
-        for c in Contender::ALL {
+        for c in Contender::SQLITE {
             let found = report.select(|s| {
                 let sc = s.scenario;
                 sc.contender == c

@@ -47,6 +47,17 @@ impl Ratio {
     }
 }
 
+/// The ratio of two scenarios' cycles/s within each round (the finite ones), in run order.
+#[must_use]
+pub fn per_round(over: &Summary, under: &Summary) -> Vec<f64> {
+    over.rounds_cycles_per_second
+        .iter()
+        .zip(&under.rounds_cycles_per_second)
+        .map(|(a, b)| a / b)
+        .filter(|r| r.is_finite())
+        .collect()
+}
+
 /// Finds the summary of one scenario of the run.
 struct Find<'a>(&'a [Summary]);
 
@@ -58,14 +69,7 @@ impl Find<'_> {
     /// The median over rounds of the two scenarios' ratio within each round: each round's
     /// pair ran seconds apart, so a machine that slows down between rounds moves both alike.
     fn ratio(&self, over: Scenario, under: Scenario) -> Option<f64> {
-        let (over, under) = (self.get(over)?, self.get(under)?);
-        let per_round: Vec<f64> = over
-            .rounds_cycles_per_second
-            .iter()
-            .zip(&under.rounds_cycles_per_second)
-            .map(|(a, b)| a / b)
-            .filter(|r| r.is_finite())
-            .collect();
+        let per_round = per_round(self.get(over)?, self.get(under)?);
         (!per_round.is_empty()).then(|| median(&per_round))
     }
 }
@@ -209,6 +213,39 @@ fn mixed_operations(find: &Find<'_>, ratios: &mut BTreeMap<String, Ratio>) {
     }
 }
 
+/// The PostgreSQL targets of issue 12, on 64 resources at 1, 4 and 16 connections: `PgStore`
+/// within 5 % of its floor, and at least 0.4 × advisory locks. Their keys start with `pg_`.
+fn postgres(find: &Find<'_>, ratios: &mut BTreeMap<String, Ratio>) {
+    let d = Durability::Full;
+    for clients in crate::plan::PG_CLIENTS {
+        let at = |contender| processes(contender, d, clients, 64);
+        let store = at(Contender::PgStore);
+        let unit = if clients == 1 {
+            "connection"
+        } else {
+            "connections"
+        };
+        ratios.insert(
+            format!("pg_store_vs_floor_{clients}_connections_64_resources"),
+            Ratio::new(
+                format!("PgStore ÷ its floor (the store's statements, prepared, raw), cycles/s, {clients} {unit}, 64 resources"),
+                find.ratio(store, at(Contender::PgFloor)),
+                0.95,
+            ),
+        );
+        ratios.insert(
+            format!("pg_store_vs_advisory_{clients}_connections_64_resources"),
+            Ratio::new(
+                format!(
+                    "PgStore ÷ prepared advisory locks, cycles/s, {clients} {unit}, 64 resources"
+                ),
+                find.ratio(store, at(Contender::PgAdvisory)),
+                0.4,
+            ),
+        );
+    }
+}
+
 /// Every target's ratio, by name.
 #[must_use]
 pub fn ratios(summaries: &[Summary]) -> BTreeMap<String, Ratio> {
@@ -258,6 +295,7 @@ pub fn ratios(summaries: &[Summary]) -> BTreeMap<String, Ratio> {
         hot_resource_holding(&find, d, &mut ratios);
     }
     mixed_operations(&find, &mut ratios);
+    postgres(&find, &mut ratios);
     ratios.insert(
         "store_full_vs_fsync_floor".to_owned(),
         Ratio::new(

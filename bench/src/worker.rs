@@ -14,6 +14,7 @@ use crate::client::{Client, Witness, resource_names};
 use crate::contender::{self, WithLocker};
 use crate::error::BenchError;
 use crate::locker::Locker;
+use crate::pg::Place;
 use crate::scenario::{ClientResult, Scenario};
 use crate::stores::Store;
 
@@ -37,6 +38,9 @@ pub struct WorkerOrder {
     pub clients: usize,
     /// How long the clients run after `go`.
     pub duration_ms: u64,
+    /// Where the PostgreSQL contenders connect (`None` for the SQLite ones).
+    #[serde(default)]
+    pub postgres: Option<Place>,
 }
 
 /// Serves one order: open, `ready`, wait for `go` on `input`, run, print the results.
@@ -59,6 +63,12 @@ pub fn serve(
     let context = |e: BenchError| BenchError::Protocol(format!("{label}: {e}"));
     let opened = if scenario.style.polls() {
         Store::open_polling(&order.database, scenario.durability).map(|store| visit.with(store))
+    } else if scenario.contender.is_postgres() {
+        let place = order
+            .postgres
+            .as_ref()
+            .ok_or_else(|| BenchError::protocol("a PostgreSQL scenario without a server"))?;
+        crate::pg::open(scenario.contender, place, visit)
     } else {
         contender::open(
             scenario.contender,
