@@ -178,7 +178,7 @@ impl Floor {
         )?;
         let give = client.prepare_typed(
             &place.text(Statement::Release)?,
-            &[text, bigint.clone(), bigint],
+            &[text, bigint.clone(), bigint, Type::BOOL],
         )?;
         Ok(Self {
             conn: Mutex::new(Prepared { client, take, give }),
@@ -245,7 +245,8 @@ impl Locker for Floor {
     }
 
     fn release(&self, grant: &FloorGrant) -> Result<(), BenchError> {
-        let now = None::<i64>;
+        // `notify` as the store binds it by default (`Options::notify`).
+        let (now, notify) = (None::<i64>, true);
         let mut conn = lock(&self.conn);
         let Prepared { client, give, .. } = &mut *conn;
         let rows = match &self.unnamed {
@@ -255,9 +256,10 @@ impl Locker for Floor {
                     (&grant.resource, Type::TEXT),
                     (&grant.token, Type::INT8),
                     (&now, Type::INT8),
+                    (&notify, Type::BOOL),
                 ],
             )?,
-            None => client.query(&*give, &[&grant.resource, &grant.token, &now])?,
+            None => client.query(&*give, &[&grant.resource, &grant.token, &now, &notify])?,
         };
         match rows
             .first()
