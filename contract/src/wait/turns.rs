@@ -300,6 +300,12 @@ mod tests {
         // Would sleep a minute if the trait's mark or notify did nothing.
         Place::pause(&mut second, Duration::from_secs(60));
         assert!(started.elapsed() < Duration::from_secs(30));
+        // A mark after the move: the next pause is not cut short by a wake-up already seen.
+        Place::mark(&mut second);
+        let pause = Duration::from_millis(50);
+        let started = Instant::now();
+        Place::pause(&mut second, pause);
+        assert!(started.elapsed() >= pause, "the trait's mark did not move");
         Place::granted(&mut front);
     }
 }
