@@ -29,6 +29,13 @@ use crate::store::AsyncPgStore;
 /// guarded so that it never overflows: a request it would overflow writes nothing, and the
 /// follow-up read reports the core's refusal.
 ///
+/// A lease that the statement's snapshot shows valid at the first reading makes the `SELECT`
+/// give no row (`NOT EXISTS`), so the statement neither conflicts nor locks the row: a refused
+/// acquire writes nothing at all, and its transaction commits without a WAL flush. (Without it,
+/// `ON CONFLICT DO UPDATE` locks the conflicting row before it evaluates its `WHERE`, keeps the
+/// lock when the `WHERE` refuses, and the lock's record costs a flush at commit.) The check only
+/// ever refuses: a lease it does not see as valid still goes through the locked re-check below.
+///
 /// `$1` resource, `$2` owner, `$3` request id, `$4` ttl in ms, `$5` now (NULL: the server's
 /// clock).
 pub(crate) const ACQUIRE: &str = concat!(
@@ -43,7 +50,10 @@ $3, c.n, c.n + $4, ",
     clock!("$5"),
     " AS n) c WHERE c.n <= ",
     max!(),
-    " - $4 \
+    " - $4 AND NOT EXISTS (SELECT 1 FROM {schema}.leasehold_locks v WHERE v.resource = $1 \
+AND v.status = ",
+    status_code!(Active),
+    " AND v.expires_at > c.n) \
 ON CONFLICT (resource) DO UPDATE \
 SET (owner, token, request_id, acquired_at, expires_at, status) = \
 (SELECT $2, l.token + 1, $3, c.n, LEAST(c.n, ",

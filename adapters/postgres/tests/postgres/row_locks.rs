@@ -1,8 +1,10 @@
 //! What a statement decides when it had to wait for a lease's row lock while time passed: the
 //! claims of `docs/postgres.md`, checked on the server's clock.
 //!
-//! - The acquire upsert decides after it holds the lock (its `DO UPDATE … WHERE` is evaluated
-//!   on the locked row), with a clock reading taken then.
+//! - An acquire that sees a valid lease in its snapshot is refused at once, without waiting for
+//!   (or taking) the row lock.
+//! - Otherwise the acquire upsert decides after it holds the lock (its `DO UPDATE … WHERE` is
+//!   evaluated on the locked row's newest version), with a clock reading taken then.
 //! - An `UPDATE` (renew, release, evict) decides when it first reads the row. If the transaction
 //!   it waited for *changed* the row, PostgreSQL evaluates the condition again on the new version,
 //!   with a fresh reading; if that transaction only *locked* it (`SELECT … FOR UPDATE`) or rolled
@@ -58,18 +60,43 @@ const NO_OP_UPDATE: &str =
     "UPDATE leasehold.leasehold_locks SET token = token WHERE resource = 'r'";
 
 #[test]
+fn an_acquire_that_sees_a_valid_lease_is_refused_without_waiting_for_the_lock() {
+    let db = TestDb::create();
+    let (holder, other) = (db.store(), db.store());
+    let lease = granted(holder.try_acquire("r", "a", ms(60_000)));
+    let mut locker = db.client();
+    let mut tx = locker.transaction().expect("a transaction");
+    tx.batch_execute(FOR_UPDATE).expect("the row locked");
+    let answer = other.try_acquire("r", "b", ms(60_000));
+    let Ok(Acquire::Busy(current)) = answer else {
+        panic!("a valid lease must be refused at once: {answer:?}");
+    };
+    assert_eq!(current.token(), lease.token());
+    tx.commit().expect("the lock released");
+}
+
+/// The lease another session is granting (its `UPDATE` not yet committed) is invisible to the
+/// acquire's snapshot, so the acquire goes on to the upsert, waits for the row lock, and decides
+/// on the new version with a reading taken after the wait: by then that lease has expired.
+#[test]
 fn an_acquire_that_waited_decides_after_the_lock_with_a_fresh_reading() {
     let db = TestDb::create();
     let (holder, other) = (db.store(), db.store());
-    let lease = granted(holder.try_acquire("r", "a", TTL));
-    let answer = behind_a_lock(&db, FOR_UPDATE, || other.try_acquire("r", "b", ms(60_000)));
-    // Sent while the lease was valid, decided after it expired: granted.
-    let taken = granted(answer);
-    assert!(
-        taken.acquired_at() >= lease.expires_at(),
-        "{taken:?} / {lease:?}"
+    let first = granted(holder.try_acquire("r", "a", ms(60_000)));
+    holder.release(&first).expect("released");
+    let now_ms = "(EXTRACT(epoch FROM clock_timestamp()) * 1000)::bigint";
+    let grant_by_hand = format!(
+        "UPDATE leasehold.leasehold_locks SET status = 0, token = token + 1,          acquired_at = {now_ms}, expires_at = {now_ms} + {} WHERE resource = 'r'",
+        TTL.as_millis()
     );
-    assert!(taken.token() > lease.token());
+    let answer = behind_a_lock(&db, &grant_by_hand, || {
+        other.try_acquire("r", "b", ms(60_000))
+    });
+    // Sent while that lease was being granted (valid for TTL at the reading before the wait),
+    // decided on its version after it expired: granted, with the token after it. A decision with
+    // the reading from before the wait would have found it valid and refused.
+    let taken = granted(answer);
+    assert_eq!(taken.token().get(), first.token().get() + 2);
 }
 
 #[test]
