@@ -123,6 +123,7 @@ impl<S: Seam> SqliteStore<S> {
         // No busy handler: a statement that cannot take the write lock fails at once, having done
         // nothing, and the store waits and retries with a fresh clock reading (see `lock_wait`).
         conn.busy_timeout(Duration::ZERO)?;
+        crate::setup::connection::check_links(&path)?;
         let (shared_line, line_capacity) = (options.shared_line, options.line_capacity);
         // `open` sets `synchronous` from the durability; an application's connection keeps its
         // own (1 is NORMAL, 2 FULL, 3 EXTRA).

@@ -61,6 +61,29 @@ pub(crate) fn check(conn: &Connection) -> rusqlite::Result<Result<(), Error>> {
     Ok(Ok(()))
 }
 
+/// Refuses a database file with more than one name (a hard link). SQLite names the WAL and the
+/// shared-memory file after the path it opened, so two names of one file get two WALs: two
+/// views of the locks, and two holders of one lease. (A file bind-mounted on its own into a
+/// container is the same hazard and cannot be seen from here: mount its directory.)
+pub(crate) fn check_links(path: &std::path::Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            let links = metadata.nlink();
+            if links > 1 {
+                return unsafe_setting(
+                    "a database file with more than one name (hard links)",
+                    &format!("{} has {links} links", path.display()),
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Refuses a journal mode without a rollback journal: a statement that fails half-way (a full
 /// disk, the token guard) could not be rolled back.
 pub(crate) fn check_journal_mode(mode: &str) -> Result<(), Error> {

@@ -2,7 +2,7 @@
 //! written — the switch to WAL, the schema's creation or upgrade. A database this build must
 //! refuse is left as it was.
 
-mod connection;
+pub(crate) mod connection;
 pub(crate) mod schema;
 
 use leasehold_contract::StoreId;

@@ -80,9 +80,13 @@ pub(crate) fn created() -> [&'static str; 4] {
 }
 
 /// The leasehold objects in `main` and how they were created, as SQLite keeps them.
+///
+/// Every other trigger on a leasehold table is read too, so that it is refused: a trigger of
+/// the application's could rewrite what the statements write (the high-water mark, a token).
 const SCHEMA_OBJECTS: &str = "SELECT name, sql FROM main.sqlite_schema WHERE name IN \
 ('leasehold_meta', 'leasehold_locks', 'leasehold_locks_keep_high_water', \
-'leasehold_locks_token_above_high_water') ORDER BY name";
+'leasehold_locks_token_above_high_water') \
+OR (type = 'trigger' AND tbl_name IN ('leasehold_meta', 'leasehold_locks')) ORDER BY name";
 
 /// Every row of the meta table.
 const META_ROWS: &str = "SELECT key, value FROM main.leasehold_meta ORDER BY key";

@@ -260,3 +260,56 @@ fn a_row_edited_by_hand_is_a_typed_error_not_a_panic() {
     );
     assert_eq!(content(&path), before, "nothing was written");
 }
+
+/// Two names of one database file (a hard link) would give two WAL files and two views of the
+/// locks: opening it under either name is refused, and nothing is written.
+#[cfg(unix)]
+#[test]
+fn a_database_file_with_a_second_name_is_refused() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = database(dir.path());
+    let other = dir.path().join("other.db");
+    std::fs::hard_link(&path, &other).expect("a hard link");
+    let before = content(&path);
+    for name in [&path, &other] {
+        match SqliteStore::open(name) {
+            Err(Error::UnsafeSetting { found, .. }) => {
+                assert!(found.contains("2 links"), "{found}")
+            }
+            other => panic!("expected UnsafeSetting, got {other:?}"),
+        }
+    }
+    let conn = Connection::open(&other).expect("a connection");
+    assert!(matches!(
+        SqliteStore::from_connection(conn),
+        Err(Error::UnsafeSetting { .. })
+    ));
+    assert_eq!(content(&path), before, "nothing was written");
+    std::fs::remove_file(&other).expect("the link removed");
+    assert!(SqliteStore::open(&path).is_ok(), "one name again: accepted");
+}
+
+/// A trigger of the application's on a leasehold table could rewrite what the statements write
+/// (here: reset the pruned high-water mark, so that tokens would restart): refused at open.
+#[test]
+fn a_trigger_of_the_applications_on_a_leasehold_table_is_refused() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = database(dir.path());
+    raw(&path)
+        .execute_batch(
+            "CREATE TRIGGER app_meta AFTER UPDATE ON leasehold_meta BEGIN \
+             UPDATE leasehold_meta SET value = 0 WHERE key = 'pruned_high_water' \
+             AND NEW.value <> 0; END;",
+        )
+        .expect("a trigger");
+    let before = content(&path);
+    match SqliteStore::open(&path) {
+        Err(Error::SchemaMismatch {
+            found: Some(found), ..
+        }) => {
+            assert!(found.contains("app_meta"), "{found}");
+        }
+        other => panic!("expected SchemaMismatch, got {other:?}"),
+    }
+    assert_eq!(content(&path), before, "nothing was written");
+}
