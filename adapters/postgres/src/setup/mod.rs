@@ -20,10 +20,12 @@ use schema::{Found, Inspection};
 /// milliseconds are floored exactly) and that has every feature the schema uses.
 const MIN_SERVER_VERSION: i32 = 14_00_00;
 
-/// The server's version and encoding, and whether the session may write.
+/// The server's version and encoding, whether the session may write, and the schemas its names
+/// are looked up in, in order (with the implicit ones).
 const SERVER: &str = "SELECT pg_catalog.current_setting('server_version_num')::int, \
 pg_catalog.current_setting('server_encoding'), \
-pg_catalog.current_setting('transaction_read_only')";
+pg_catalog.current_setting('transaction_read_only'), \
+pg_catalog.current_schemas(true)::text[]";
 
 /// Whether the session is inside a transaction block, through the simple query protocol: there a
 /// statement outside a block starts its own transaction, whose start (`now()`) is the statement's
@@ -55,10 +57,10 @@ impl AsyncPgStore {
     /// id.
     pub(crate) async fn prepare(&self, handed_in: bool) -> Result<StoreId, Error> {
         let mut session = self.session().await?;
+        self.check_server(&mut session).await?;
         if handed_in {
             check_not_in_transaction(&mut session).await?;
         }
-        self.check_server(&mut session).await?;
         let id = match self.inspect(&mut session).await? {
             Found::Current(id) => id,
             Found::Absent => self.create(&mut session).await?,
@@ -92,6 +94,7 @@ impl AsyncPgStore {
         let row = rows.first().ok_or_else(|| no_answer("server settings"))?;
         let (version, encoding, read_only): (i32, String, String) =
             (get(row, 0)?, get(row, 1)?, get(row, 2)?);
+        check_search_path(&get::<Vec<String>>(row, 3)?)?;
         if version < MIN_SERVER_VERSION {
             return Err(Error::UnsupportedServer {
                 setting: "server_version_num",
@@ -230,6 +233,24 @@ impl AsyncPgStore {
 }
 
 /// Refuses a handed-in client whose session is inside a transaction block.
+/// Refuses a `search_path` that puts a schema before `pg_catalog`. The statements qualify every
+/// function and table, but their operators (`=`, `<=`, `+`, …) are looked up along the path:
+/// an operator of the same name and argument types in an earlier schema would be called instead
+/// of the built-in one — say a `<=` on `bigint` that is always true, and a valid lease is
+/// granted again. The temporary schema, which PostgreSQL searches first for relations, is never
+/// searched for operators.
+fn check_search_path(schemas: &[String]) -> Result<(), Error> {
+    match schemas.iter().find(|s| !s.starts_with("pg_temp")) {
+        Some(first) if first == "pg_catalog" => Ok(()),
+        _ => Err(Error::UnsupportedServer {
+            setting: "search_path",
+            found: schemas.join(", "),
+            required: "pg_catalog must come before every other schema (leave it out of \
+                       search_path, or name it first)",
+        }),
+    }
+}
+
 async fn check_not_in_transaction(session: &mut Session<'_>) -> Result<(), Error> {
     let messages = session
         .client()

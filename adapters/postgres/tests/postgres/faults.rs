@@ -169,6 +169,9 @@ fn a_statement_without_an_answer_in_time_gives_the_connection_up() {
     ));
 }
 
+/// Tables of the store's names earlier in `search_path` than its schema, and functions of the
+/// names it calls, are never used. (A path that puts a schema before `pg_catalog` itself is
+/// refused at open: `refusals::a_search_path_that_puts_a_schema_before_pg_catalog_is_refused`.)
 #[test]
 fn objects_in_search_path_that_shadow_the_stores_are_never_used() {
     let db = TestDb::create();
@@ -182,7 +185,7 @@ fn objects_in_search_path_that_shadow_the_stores_are_never_used() {
          CREATE FUNCTION shadow.floor(numeric) RETURNS numeric LANGUAGE sql AS $$ SELECT 0::numeric $$; \
          CREATE FUNCTION shadow.now() RETURNS timestamptz LANGUAGE sql \
            AS $$ SELECT '2000-01-01'::timestamptz $$; \
-         ALTER DATABASE \"{}\" SET search_path = shadow, pg_catalog, public",
+         ALTER DATABASE \"{}\" SET search_path = pg_catalog, shadow, public",
         db.name()
     ));
     let store = db.store();

@@ -327,3 +327,38 @@ fn a_client_inside_a_transaction_is_refused_and_a_closed_one_cannot_be_replaced(
         assert!(matches!(e, Error::ConnectionClosed), "{e:?}");
     });
 }
+
+/// A `search_path` that puts a schema before `pg_catalog`: an operator there (here a `<=` on
+/// `bigint` that is always true, which would make every lease look expired) would replace the
+/// built-in one in the statements. Refused at open, with nothing created; the default path,
+/// and one that names `pg_catalog` first, are accepted and keep exclusion.
+#[test]
+fn a_search_path_that_puts_a_schema_before_pg_catalog_is_refused() {
+    let db = TestDb::create();
+    db.sql(
+        "CREATE FUNCTION public.always(bigint, bigint) RETURNS boolean \
+         LANGUAGE sql AS 'SELECT true'; \
+         CREATE OPERATOR public.<= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = public.always)",
+    );
+    let before = db.dump();
+    let with_path = |path: &str| {
+        let separator = if db.url().contains('?') { '&' } else { '?' };
+        format!("{}{separator}options=-c%20search_path%3D{path}", db.url())
+    };
+    let hijacked = with_path("public,pg_catalog");
+    let e = refused(PgStore::connect(&hijacked));
+    assert!(
+        matches!(&e, Error::UnsupportedServer { setting: "search_path", found, .. } if found.starts_with("public")),
+        "{e:?}"
+    );
+    assert_eq!(e.kind(), ErrorKind::Setup);
+    assert_eq!(db.dump(), before, "nothing was created");
+    let named_first = with_path("pg_catalog,public");
+    let store = PgStore::connect(&named_first).expect("pg_catalog first is accepted");
+    granted(store.try_acquire("r", "a", ms(60_000)));
+    let other = PgStore::connect(db.url()).expect("the default path is accepted");
+    assert!(matches!(
+        other.try_acquire("r", "b", ms(60_000)),
+        Ok(leasehold_postgres::Acquire::Busy(_))
+    ));
+}
