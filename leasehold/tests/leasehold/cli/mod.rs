@@ -6,3 +6,4 @@ mod lost;
 mod run;
 mod signals;
 mod usage;
+mod watchdog_first_deadline;

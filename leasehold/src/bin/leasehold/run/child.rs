@@ -32,7 +32,9 @@ pub(crate) struct Child {
 
 impl Child {
     /// Starts `leasehold __watchdog` for `command` in a new process group, with `env` added to
-    /// its environment.
+    /// its environment. The watchdog is given `deadline` (the acquire's) on its command line,
+    /// before it starts the command: a supervisor stopped or killed before it writes a line on
+    /// the pipe cannot leave the command running without a limit.
     ///
     /// Must be called on the thread that lives as long as the supervisor (the main thread): the
     /// watchdog's parent-death signal fires when the thread that forked it exits.
@@ -40,6 +42,7 @@ impl Child {
         command: &[OsString],
         env: &[(&str, String)],
         grace: Duration,
+        deadline: Instant,
     ) -> io::Result<Self> {
         let (reader, writer) = rustix::pipe::pipe()?;
         // The write end stays in this process alone; the read end is inherited.
@@ -52,6 +55,8 @@ impl Child {
             .arg(reader.as_raw_fd().to_string())
             .arg("--grace-ms")
             .arg(grace.as_millis().to_string())
+            .arg("--deadline-ns")
+            .arg(time::monotonic_ns_of(deadline).to_string())
             .arg("--")
             .args(command)
             .envs(env.iter().map(|(k, v)| (k, v)))

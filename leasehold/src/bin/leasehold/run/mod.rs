@@ -181,9 +181,9 @@ impl Session<'_> {
             ("LEASEHOLD_DEADLINE_MS", deadline_ms.to_string()),
             ("LEASEHOLD_DB", self.db.to_owned()),
         ];
-        match Child::start(&self.args.command, &env, self.grace) {
+        match Child::start(&self.args.command, &env, self.grace, guard.deadline()) {
             Ok(child) => {
-                child.send_deadline(guard.deadline());
+                stop_for_test();
                 self.report.event("started", json!({"pid": child.pid()}));
                 Ok(child)
             }
@@ -230,6 +230,21 @@ impl Session<'_> {
         code
     }
 }
+
+/// Test hook (feature `test-util`): with `LEASEHOLD_TEST_STOP_AFTER_WATCHDOG` set, the supervisor
+/// stops itself (SIGSTOP) right after starting the watchdog, before it says anything on the pipe.
+#[cfg(feature = "test-util")]
+fn stop_for_test() {
+    if std::env::var_os("LEASEHOLD_TEST_STOP_AFTER_WATCHDOG").is_some() {
+        let _ = rustix::process::kill_process(
+            rustix::process::getpid(),
+            rustix::process::Signal::STOP,
+        );
+    }
+}
+
+#[cfg(not(feature = "test-util"))]
+fn stop_for_test() {}
 
 /// The keeper's configuration for `ttl`, with `grace` and [`KILL_SLACK`] added to its margin;
 /// a message for a person when they leave nothing to renew in.
