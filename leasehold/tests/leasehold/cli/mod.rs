@@ -3,6 +3,7 @@
 
 mod admin;
 mod lost;
+mod replaced_binary;
 mod run;
 mod signals;
 mod usage;

@@ -47,7 +47,7 @@ impl Child {
         let (reader, writer) = rustix::pipe::pipe()?;
         // The write end stays in this process alone; the read end is inherited.
         fcntl_setfd(&writer, FdFlags::CLOEXEC)?;
-        let process = Command::new(std::env::current_exe()?)
+        let process = Command::new(own_binary()?)
             .arg("__watchdog")
             .arg("--supervisor")
             .arg(std::process::id().to_string())
@@ -126,6 +126,17 @@ impl Child {
             Ok(status) => shell_status(status),
             Err(_) => exit::OS,
         }
+    }
+}
+
+/// This program, to start as the watchdog. On Linux `/proc/self/exe`, which opens the running
+/// image even after its file was replaced by rename (a package manager, `cargo install`):
+/// `current_exe()` then names a path that no longer exists (`… (deleted)`).
+fn own_binary() -> io::Result<std::path::PathBuf> {
+    if cfg!(target_os = "linux") {
+        Ok("/proc/self/exe".into())
+    } else {
+        std::env::current_exe()
     }
 }
 
