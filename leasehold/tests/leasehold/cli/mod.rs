@@ -2,6 +2,7 @@
 //! signals, a temporary SQLite file.
 
 mod admin;
+mod closed_stdout;
 mod lost;
 mod replaced_binary;
 mod run;
