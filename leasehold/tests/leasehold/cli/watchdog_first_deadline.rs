@@ -18,7 +18,9 @@ fn a_run_stopped_before_it_sends_a_deadline_still_has_its_command_killed_by_the_
     let scratch = Scratch::new();
     let mut command = leasehold(&scratch);
     command
-        .args(["--json", "run", "w", "--ttl", "2s", "--grace", "200ms", "--"])
+        .args([
+            "--json", "run", "w", "--ttl", "2s", "--grace", "200ms", "--",
+        ])
         .args(["sh", "-c", "echo $$ > c.pid; exec sleep 30"])
         .env("LEASEHOLD_TEST_STOP_AFTER_WATCHDOG", "1");
     let running = Running::start(command);

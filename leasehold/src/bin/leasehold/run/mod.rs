@@ -236,10 +236,8 @@ impl Session<'_> {
 #[cfg(feature = "test-util")]
 fn stop_for_test() {
     if std::env::var_os("LEASEHOLD_TEST_STOP_AFTER_WATCHDOG").is_some() {
-        let _ = rustix::process::kill_process(
-            rustix::process::getpid(),
-            rustix::process::Signal::STOP,
-        );
+        let _ =
+            rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::STOP);
     }
 }
 
