@@ -5,6 +5,7 @@
 mod async_cancel;
 mod async_guard;
 mod cli;
+mod foreign_keep;
 mod guard;
 mod open;
 mod postgres;
