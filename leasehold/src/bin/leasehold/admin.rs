@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use leasehold::{Acquire, Error, Evict, FencingToken, Holder, Release, Renew, Store};
+use leasehold::{Acquire, Error, Evict, FencingToken, Holder, Release, Renew, Store, StoreError};
 use serde_json::{Value, json};
 
 use crate::args::{AcquireArgs, PruneArgs, ReleaseArgs, RenewArgs, ResourceArg};
@@ -45,9 +45,17 @@ fn complain(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "leasehold: {text}");
 }
 
-/// Prints `error` as one line and returns its exit code.
-pub(crate) fn fail(error: &Error) -> u8 {
-    complain(&error.to_string());
+/// Reports `error` and returns its exit code: one line on stderr, or with `--json` one value on
+/// stdout, `{"error": {"kind": …, "message": …}}` (the kind as `run`'s `error` events name it).
+pub(crate) fn fail(error: &Error, out: Output) -> u8 {
+    if out.json {
+        let value =
+            json!({"error": {"kind": error.kind().to_string(), "message": error.to_string()}});
+        // The exit code says it failed even when stdout refuses the details.
+        let _ = out.print(&value, "");
+    } else {
+        complain(&error.to_string());
+    }
     exit::for_error(error)
 }
 
@@ -80,7 +88,7 @@ pub(crate) fn acquire(store: &Store, args: &AcquireArgs, out: Output) -> u8 {
             }
             exit::NOT_ACQUIRED
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
@@ -117,7 +125,7 @@ pub(crate) fn renew(store: &Store, args: &RenewArgs, out: Output) -> u8 {
             }
             exit::LOST
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
@@ -145,7 +153,7 @@ pub(crate) fn release(store: &Store, args: &ReleaseArgs, out: Output) -> u8 {
                 }
             }
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
@@ -168,7 +176,7 @@ pub(crate) fn status(store: &Store, args: &ResourceArg, out: Output) -> u8 {
             }
             exit::NOT_HELD
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
@@ -184,7 +192,7 @@ pub(crate) fn list(store: &Store, out: Output) -> u8 {
             }
             exit::OK
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
@@ -213,7 +221,7 @@ pub(crate) fn evict(store: &Store, args: &ResourceArg, out: Output) -> u8 {
             }
             exit::NOT_HELD
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
@@ -228,7 +236,7 @@ pub(crate) fn prune(store: &Store, args: &PruneArgs, out: Output) -> u8 {
             }
             exit::OK
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 

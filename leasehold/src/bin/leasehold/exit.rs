@@ -36,8 +36,13 @@ pub(crate) fn code(code: i32) -> u8 {
     u8::try_from(code & 0xff).unwrap_or(u8::MAX)
 }
 
-/// The code for a store error: bad input is a usage error, the rest a store failure.
+/// The code for a store error: bad input (an invalid URL among it, PostgreSQL's connection
+/// string included) is a usage error, the rest a store failure.
 pub(crate) fn for_error(error: &Error) -> u8 {
+    #[cfg(feature = "postgres")]
+    if let Error::Postgres(leasehold_postgres::Error::InvalidUrl(_)) = error {
+        return USAGE;
+    }
     match error.kind() {
         ErrorKind::InvalidInput => USAGE,
         _ => STORE,

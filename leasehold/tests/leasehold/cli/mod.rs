@@ -3,6 +3,7 @@
 
 mod admin;
 mod closed_stdout;
+mod errors;
 mod lost;
 mod replaced_binary;
 mod run;
