@@ -240,11 +240,15 @@ pub(crate) fn prune(store: &Store, args: &PruneArgs, out: Output) -> u8 {
     }
 }
 
-/// A token from the command line; `None` (after saying why) for 0.
+/// A token from the command line; `None` (after saying why) for 0 or one past
+/// [`FencingToken::MAX`].
 fn token(value: u64) -> Option<FencingToken> {
     let token = FencingToken::new(value);
     if token.is_none() {
-        complain("--token must be a positive integer, as acquire printed it");
+        complain(&format!(
+            "--token must be an integer from 1 to {}, as acquire printed it",
+            FencingToken::MAX.get()
+        ));
     }
     token
 }

@@ -258,9 +258,10 @@ fn keeper_config(ttl: Duration, grace: Duration) -> Result<KeeperConfig, String>
         KeeperConfigError::MarginNotBelowTtl { .. }
         | KeeperConfigError::RenewNotBelowTtl { .. } => {
             format!(
-                "--grace {} is not shorter than --ttl {}",
-                duration::show(grace),
-                duration::show(ttl)
+                "--ttl {} leaves no time to renew with --grace {}: --grace + 0.1s (to kill) + \
+                 0.1% of --ttl + 1ms (clock margins) must stay under two thirds of --ttl",
+                duration::show(ttl),
+                duration::show(grace)
             )
         }
         _ => format!(
