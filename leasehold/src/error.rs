@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use leasehold_contract::{ErrorKind, StoreError};
+use leasehold_contract::{ErrorKind, StoreError, StoreId};
 use leasehold_core::{DecideError, KeeperConfigError, TtlError};
 
 /// Why opening a store, a store operation or holding a lease failed. A failed operation changed
@@ -39,6 +39,14 @@ pub enum Error {
     /// A keeper configuration that cannot hold a lease (a margin or renewal period not below the
     /// ttl); nothing was acquired.
     KeeperConfig(KeeperConfigError),
+    /// [`Store::keep`](crate::Store::keep) was given a lease another store granted; nothing was
+    /// kept or released.
+    ForeignLease {
+        /// The store that granted the lease.
+        lease_store: StoreId,
+        /// The store asked to keep it.
+        store: StoreId,
+    },
     /// The thread that keeps a guard's lease could not be started; the lease was released (best
     /// effort).
     KeeperThread(std::io::Error),
@@ -69,6 +77,10 @@ impl fmt::Display for Error {
             ),
             Self::InvalidTtl(e) => write!(f, "invalid ttl: {e}"),
             Self::KeeperConfig(e) => write!(f, "keeper configuration: {e}"),
+            Self::ForeignLease { lease_store, store } => write!(
+                f,
+                "a lease of another store: granted by store {lease_store}, not by store {store}"
+            ),
             Self::KeeperThread(e) => write!(f, "cannot start the keeper's thread: {e}"),
             #[cfg(feature = "sqlite")]
             Self::Sqlite(e) => fmt::Display::fmt(e, f),
@@ -103,6 +115,7 @@ impl StoreError for Error {
             | Self::InvalidTtl(_)
             | Self::KeeperConfig(_) => ErrorKind::InvalidInput,
             Self::StoreNotBuilt { .. } => ErrorKind::Setup,
+            Self::ForeignLease { .. } => ErrorKind::ForeignLease,
             Self::KeeperThread(_) => ErrorKind::Environment,
             #[cfg(feature = "sqlite")]
             Self::Sqlite(e) => e.kind(),

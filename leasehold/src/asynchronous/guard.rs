@@ -14,7 +14,7 @@ use crate::asynchronous::AsyncStore;
 use crate::error::Error;
 use crate::guard::driver::{record, reply_to};
 use crate::guard::shared::{Shared, Step};
-use crate::guard::{Faults, GuardEvent, HoldOptions, Observer, keeper_for};
+use crate::guard::{Faults, GuardEvent, HoldOptions, Observer, foreign_check, keeper_for};
 
 /// A held lease, kept by a tokio task that drives the core's
 /// [`Keeper`](leasehold_core::Keeper): the async twin of [`Guard`](crate::Guard), made by
@@ -168,6 +168,7 @@ impl AsyncStore {
     ///
     /// As [`Store::keep`](crate::Store::keep).
     pub async fn keep(&self, lease: Lease, options: HoldOptions) -> Result<AsyncGuard, Error> {
+        foreign_check(&lease, self.store_id())?;
         let (keeper, clock) = match keeper_for(&lease, &options.config) {
             Ok(started) => started,
             Err(e) => {

@@ -4,8 +4,7 @@
 mod contract;
 mod guard;
 
-#[cfg(feature = "postgres")]
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use leasehold_contract::{Acquire, Evict, Holder, Lease, Release, Renew, StoreId};
@@ -26,6 +25,19 @@ use crate::url::Location;
 /// PostgreSQL calls go through its own async store (`AsyncPgStore`); SQLite has no async driver,
 /// so each of its calls runs on tokio's blocking pool (`spawn_blocking`) and never blocks a
 /// worker thread. Cheap to clone; clones share one store.
+///
+/// # Cancellation
+///
+/// Dropping a future of the SQLite store (a `tokio::time::timeout`, a `select!` branch that
+/// lost) does not stop its call: a thread on the blocking pool cannot be interrupted, so a
+/// waiting [`acquire_for`](AsyncStore::acquire_for) goes on waiting until its own timeout. What
+/// the acquiring methods ([`try_acquire`](AsyncStore::try_acquire),
+/// [`try_acquire_with_id`](AsyncStore::try_acquire_with_id), `acquire_for`,
+/// [`acquire_until`](AsyncStore::acquire_until), and so [`hold`](AsyncStore::hold)) are granted
+/// after their future was dropped is released at once, best effort (a release that fails leaves
+/// the lease to expire within its ttl). Meanwhile the cancelled call still takes its place in
+/// the line of waiters, and its grant and release are seen by others (a fencing token is used
+/// up). Other calls (renew, release, evict, prune) complete as if they had not been cancelled.
 #[derive(Clone, Debug)]
 pub struct AsyncStore {
     backend: AsyncBackend,
@@ -53,6 +65,74 @@ async fn blocking<T: Send + 'static>(
         // A store that panicked: do not turn a bug into an error value.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Err(Error::RuntimeShutdown),
+    }
+}
+
+/// [`blocking`] for a call that may grant a lease: if the future is dropped before it completes
+/// (a `tokio::time::timeout`, a `select!`), the call still runs to its end on the blocking pool
+/// (a thread cannot be interrupted), and a lease it grants then is released at once, best
+/// effort, instead of being held by nobody until it expires.
+async fn blocking_acquire(
+    store: &Store,
+    f: impl FnOnce(&Store) -> Result<Acquire, Error> + Send + 'static,
+) -> Result<Acquire, Error> {
+    let handoff = Arc::new(Mutex::new(Handoff::Waiting));
+    let mut watch = CancelOnDrop {
+        handoff: Arc::clone(&handoff),
+        store: store.clone(),
+        armed: true,
+    };
+    let answer = blocking(store, move |s| {
+        let answer = f(s);
+        if let Ok(Acquire::Granted(lease)) = &answer {
+            let mut state = handoff.lock().unwrap_or_else(PoisonError::into_inner);
+            if matches!(*state, Handoff::Cancelled) {
+                drop(state);
+                let _ = s.release(lease);
+            } else {
+                *state = Handoff::Granted(lease.clone());
+            }
+        }
+        answer
+    })
+    .await;
+    watch.armed = false;
+    answer
+}
+
+/// Between a granting call on the blocking pool and the future that waits for it.
+enum Handoff {
+    /// The call has not granted anything (yet).
+    Waiting,
+    /// The call granted this lease; the future has not taken it (yet).
+    Granted(Lease),
+    /// The future was dropped: whatever is granted from now on is released by the call itself.
+    Cancelled,
+}
+
+/// Marks a granting call cancelled when its future is dropped before it completed, and releases
+/// a lease granted but not yet delivered.
+struct CancelOnDrop {
+    handoff: Arc<Mutex<Handoff>>,
+    store: Store,
+    /// Cleared once the answer was delivered to the caller.
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut state = self.handoff.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Handoff::Granted(lease) = std::mem::replace(&mut *state, Handoff::Cancelled) {
+            let store = self.store.clone();
+            // A drop cannot block a worker thread: release on the blocking pool, if there is
+            // still a runtime (if not, the lease expires within its ttl).
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn_blocking(move || store.release(&lease));
+            }
+        }
     }
 }
 
@@ -134,7 +214,7 @@ impl AsyncStore {
                 .map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let (resource, owner) = (resource.to_owned(), owner.to_owned());
-                blocking(store, move |s| s.try_acquire(&resource, &owner, ttl)).await
+                blocking_acquire(store, move |s| s.try_acquire(&resource, &owner, ttl)).await
             }
         }
     }
@@ -159,7 +239,7 @@ impl AsyncStore {
                 .map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let (resource, owner) = (resource.to_owned(), owner.to_owned());
-                blocking(store, move |s| {
+                blocking_acquire(store, move |s| {
                     s.try_acquire_with_id(&resource, &owner, ttl, request_id)
                 })
                 .await
@@ -187,7 +267,7 @@ impl AsyncStore {
                 .map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let (resource, owner) = (resource.to_owned(), owner.to_owned());
-                blocking(store, move |s| {
+                blocking_acquire(store, move |s| {
                     s.acquire_for(&resource, &owner, ttl, timeout)
                 })
                 .await
@@ -215,7 +295,7 @@ impl AsyncStore {
                 .map_err(Error::from),
             AsyncBackend::Blocking(store) => {
                 let (resource, owner) = (resource.to_owned(), owner.to_owned());
-                blocking(store, move |s| {
+                blocking_acquire(store, move |s| {
                     s.acquire_until(&resource, &owner, ttl, deadline)
                 })
                 .await

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::thread;
 
-use leasehold_contract::{Lease, Release, Renew, StoreError};
+use leasehold_contract::{ErrorKind, Lease, LostReason, Release, Renew, StoreError};
 use leasehold_core::{Answered, RenewReply, RenewTicket};
 
 use crate::error::Error;
@@ -80,7 +80,14 @@ pub(crate) fn reply_to(
                 kind: e.kind(),
                 message: e.to_string(),
             };
-            (RenewReply::Failed, None, Some(event))
+            // A store that calls the lease foreign will say so at every retry: a refusal (the
+            // lease is not this store's to renew), not a transient failure.
+            let reply = if e.kind() == ErrorKind::ForeignLease {
+                RenewReply::Refused(LostReason::NotCurrent)
+            } else {
+                RenewReply::Failed
+            };
+            (reply, None, Some(event))
         }
     }
 }
@@ -100,5 +107,27 @@ pub(crate) fn record(
             deadline: shared.clock().instant(deadline),
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leasehold_contract::{ErrorKind, LostReason, StoreError, StoreId};
+    use leasehold_core::RenewReply;
+
+    use super::reply_to;
+    use crate::error::Error;
+
+    #[test]
+    fn a_foreign_lease_answer_is_a_refusal_not_a_failure_to_retry() {
+        let foreign = Error::ForeignLease {
+            lease_store: StoreId::from_u64(1),
+            store: StoreId::from_u64(2),
+        };
+        assert_eq!(foreign.kind(), ErrorKind::ForeignLease);
+        let (reply, renewed, event) = reply_to(Err(foreign));
+        assert_eq!(reply, RenewReply::Refused(LostReason::NotCurrent));
+        assert!(renewed.is_none());
+        assert!(event.is_some(), "the observer hears why");
     }
 }

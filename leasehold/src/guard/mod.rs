@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use leasehold_contract::{Acquire, ErrorKind, Lease, Release};
+use leasehold_contract::{Acquire, ErrorKind, Lease, Release, StoreId};
 use leasehold_core::{FencingToken, Keeper, KeeperConfig, LocalInstant, LossReason, Ttl};
 
 pub(crate) use clock::LocalClock;
@@ -108,6 +108,19 @@ impl fmt::Debug for HoldOptions {
 
 /// The keeper for `lease`, on a clock whose origin is the send instant of the request that
 /// produced it.
+/// [`Error::ForeignLease`] for a lease that `store` did not grant: every renewal would be refused
+/// as foreign, and its release would act on nothing.
+pub(crate) fn foreign_check(lease: &Lease, store: StoreId) -> Result<(), Error> {
+    if lease.store_id() == store {
+        Ok(())
+    } else {
+        Err(Error::ForeignLease {
+            lease_store: lease.store_id(),
+            store,
+        })
+    }
+}
+
 pub(crate) fn keeper_for(
     lease: &Lease,
     config: &KeeperConfig,
@@ -271,9 +284,13 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::KeeperConfig`], [`Error::InvalidTtl`] or [`Error::KeeperThread`]; the lease is
-    /// then released (best effort).
+    /// [`Error::ForeignLease`] (kind [`ErrorKind::ForeignLease`]) for a lease another store
+    /// granted, before anything else: it is neither kept nor released. [`Error::KeeperConfig`],
+    /// [`Error::InvalidTtl`] or [`Error::KeeperThread`]; the lease is then released (best
+    /// effort). A renewal the store refuses as foreign later ends the guard as a refusal
+    /// ([`LostReason::NotCurrent`](crate::LostReason::NotCurrent)), not as a failure to retry.
     pub fn keep(&self, lease: Lease, options: HoldOptions) -> Result<Guard, Error> {
+        foreign_check(&lease, self.store_id())?;
         match self.start_keeper(&lease, options) {
             Ok(guard) => Ok(guard),
             Err(e) => {

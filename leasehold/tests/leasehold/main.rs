@@ -2,8 +2,10 @@
 //! against real SQLite files (with SIGSTOP in a child process) and real PostgreSQL servers (with a
 //! fault proxy), and the `leasehold` command.
 
+mod async_cancel;
 mod async_guard;
 mod cli;
+mod foreign_keep;
 mod guard;
 mod open;
 mod postgres;

@@ -83,7 +83,11 @@ fn an_acquire_that_waited_decides_after_the_lock_with_a_fresh_reading() {
     let db = TestDb::create();
     let (holder, other) = (db.store(), db.store());
     let first = granted(holder.try_acquire("r", "a", ms(60_000)));
-    holder.release(&first).expect("released");
+    let released = holder.release(&first).expect("released");
+    assert!(
+        matches!(released, leasehold_postgres::Release::Released),
+        "{released:?}"
+    );
     let now_ms = "(EXTRACT(epoch FROM clock_timestamp()) * 1000)::bigint";
     let grant_by_hand = format!(
         "UPDATE leasehold.leasehold_locks SET status = 0, token = token + 1,          acquired_at = {now_ms}, expires_at = {now_ms} + {} WHERE resource = 'r'",

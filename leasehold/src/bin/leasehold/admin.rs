@@ -1,9 +1,10 @@
 //! The subcommands other than `run`: one store call each, a line or a table for people, one JSON
 //! value on stdout with `--json`.
 
+use std::io::Write;
 use std::time::Duration;
 
-use leasehold::{Acquire, Error, Evict, FencingToken, Holder, Release, Renew, Store};
+use leasehold::{Acquire, Error, Evict, FencingToken, Holder, Release, Renew, Store, StoreError};
 use serde_json::{Value, json};
 
 use crate::args::{AcquireArgs, PruneArgs, ReleaseArgs, RenewArgs, ResourceArg};
@@ -17,19 +18,44 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    /// `value` with `--json`, else `text` (nothing if empty), on stdout.
-    fn print(self, value: &Value, text: &str) {
-        if self.json {
-            println!("{value}");
-        } else if !text.is_empty() {
-            println!("{text}");
+    /// `value` with `--json`, else `text` (nothing if empty), on stdout; `Err` with the exit code
+    /// ([`exit::OS`]) after saying why on stderr when stdout refuses it (a closed pipe, say:
+    /// `println!` would panic).
+    fn print(self, value: &Value, text: &str) -> Result<(), u8> {
+        let line = if self.json {
+            value.to_string()
+        } else {
+            text.to_owned()
+        };
+        if line.is_empty() {
+            return Ok(());
         }
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{line}")
+            .and_then(|()| stdout.flush())
+            .map_err(|e| {
+                complain(&format!("cannot write the answer on stdout: {e}"));
+                exit::OS
+            })
     }
 }
 
-/// Prints `error` as one line and returns its exit code.
-pub(crate) fn fail(error: &Error) -> u8 {
-    eprintln!("leasehold: {error}");
+/// One line on stderr; a stderr that refuses it has no one to tell.
+fn complain(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "leasehold: {text}");
+}
+
+/// Reports `error` and returns its exit code: one line on stderr, or with `--json` one value on
+/// stdout, `{"error": {"kind": …, "message": …}}` (the kind as `run`'s `error` events name it).
+pub(crate) fn fail(error: &Error, out: Output) -> u8 {
+    if out.json {
+        let value =
+            json!({"error": {"kind": error.kind().to_string(), "message": error.to_string()}});
+        // The exit code says it failed even when stdout refuses the details.
+        let _ = out.print(&value, "");
+    } else {
+        complain(&error.to_string());
+    }
     exit::for_error(error)
 }
 
@@ -42,7 +68,11 @@ pub(crate) fn acquire(store: &Store, args: &AcquireArgs, out: Output) -> u8 {
                 json!({"resource": lease.resource, "acquired": true}),
                 holder_fields(granted.holder()),
             );
-            out.print(&value, &granted.token().get().to_string());
+            if let Err(code) = out.print(&value, &granted.token().get().to_string()) {
+                // Nobody learnt the token: the lease would be held, unusable, for a whole ttl.
+                let _ = store.release(&granted);
+                return code;
+            }
             exit::OK
         }
         Ok(Acquire::Busy(holder)) => {
@@ -50,13 +80,15 @@ pub(crate) fn acquire(store: &Store, args: &AcquireArgs, out: Output) -> u8 {
                 json!({"resource": lease.resource, "acquired": false}),
                 holder_fields(&holder),
             );
-            out.print(&value, "");
+            if let Err(code) = out.print(&value, "") {
+                return code;
+            }
             if !out.json {
-                eprintln!("leasehold: {}", held_by(&holder));
+                complain(&held_by(&holder));
             }
             exit::NOT_ACQUIRED
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
@@ -71,25 +103,29 @@ pub(crate) fn renew(store: &Store, args: &RenewArgs, out: Output) -> u8 {
                 holder_fields(lease.holder()),
             );
             let until = time::rfc3339(lease.expires_at().as_millis());
-            out.print(
+            if let Err(code) = out.print(
                 &value,
                 &format!("renewed {} (token {token}) until {until}", args.resource),
-            );
+            ) {
+                return code;
+            }
             exit::OK
         }
         Ok(Renew::Lost(lost)) => {
             let reason = lost_reason(lost.reason());
             let value = json!({"resource": args.resource, "renewed": false, "token": token.get(), "reason": reason});
-            out.print(&value, "");
+            if let Err(code) = out.print(&value, "") {
+                return code;
+            }
             if !out.json {
-                eprintln!(
-                    "leasehold: the lease on {} with token {token} is lost ({reason})",
+                complain(&format!(
+                    "the lease on {} with token {token} is lost ({reason})",
                     args.resource
-                );
+                ));
             }
             exit::LOST
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
@@ -101,21 +137,23 @@ pub(crate) fn release(store: &Store, args: &ReleaseArgs, out: Output) -> u8 {
         Ok(answer) => {
             let name = release_answer(&answer);
             let value = json!({"resource": args.resource, "token": token.get(), "answer": name});
-            out.print(&value, "");
+            if let Err(code) = out.print(&value, "") {
+                return code;
+            }
             match answer {
                 Release::Released => exit::OK,
                 Release::Expired | Release::NotHolder(_) => {
                     if !out.json {
-                        eprintln!(
-                            "leasehold: the lease on {} with token {token} was not held: {name}",
+                        complain(&format!(
+                            "the lease on {} with token {token} was not held: {name}",
                             args.resource
-                        );
+                        ));
                     }
                     exit::LOST
                 }
             }
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
@@ -126,15 +164,19 @@ pub(crate) fn status(store: &Store, args: &ResourceArg, out: Output) -> u8 {
                 json!({"resource": args.resource, "held": true}),
                 holder_fields(&holder),
             );
-            out.print(&value, &held_by(&holder));
+            if let Err(code) = out.print(&value, &held_by(&holder)) {
+                return code;
+            }
             exit::OK
         }
         Ok(None) => {
             let value = json!({"resource": args.resource, "held": false});
-            out.print(&value, &format!("{} is free", args.resource));
+            if let Err(code) = out.print(&value, &format!("{} is free", args.resource)) {
+                return code;
+            }
             exit::NOT_HELD
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
@@ -145,10 +187,12 @@ pub(crate) fn list(store: &Store, out: Output) -> u8 {
                 .iter()
                 .map(|h| merged(json!({"resource": h.resource().as_str()}), holder_fields(h)))
                 .collect();
-            out.print(&Value::Array(values), &table(&holders));
+            if let Err(code) = out.print(&Value::Array(values), &table(&holders)) {
+                return code;
+            }
             exit::OK
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
@@ -165,36 +209,46 @@ pub(crate) fn evict(store: &Store, args: &ResourceArg, out: Output) -> u8 {
                 holder.token(),
                 args.resource
             );
-            out.print(&value, &text);
+            if let Err(code) = out.print(&value, &text) {
+                return code;
+            }
             exit::OK
         }
         Ok(Evict::NotHeld) => {
             let value = json!({"resource": args.resource, "evicted": false});
-            out.print(&value, &format!("{} was not held", args.resource));
+            if let Err(code) = out.print(&value, &format!("{} was not held", args.resource)) {
+                return code;
+            }
             exit::NOT_HELD
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
 pub(crate) fn prune(store: &Store, args: &PruneArgs, out: Output) -> u8 {
     match store.prune(args.idle) {
         Ok(pruned) => {
-            out.print(
+            if let Err(code) = out.print(
                 &json!({"pruned": pruned}),
                 &format!("pruned {pruned} records"),
-            );
+            ) {
+                return code;
+            }
             exit::OK
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, out),
     }
 }
 
-/// A token from the command line; `None` (after saying why) for 0.
+/// A token from the command line; `None` (after saying why) for 0 or one past
+/// [`FencingToken::MAX`].
 fn token(value: u64) -> Option<FencingToken> {
     let token = FencingToken::new(value);
     if token.is_none() {
-        eprintln!("leasehold: --token must be a positive integer, as acquire printed it");
+        complain(&format!(
+            "--token must be an integer from 1 to {}, as acquire printed it",
+            FencingToken::MAX.get()
+        ));
     }
     token
 }

@@ -132,6 +132,10 @@ pub(crate) struct WatchdogArgs {
     /// The time between SIGTERM and SIGKILL.
     #[arg(long)]
     pub(crate) grace_ms: u64,
+    /// The first deadline (the acquire's), in nanoseconds on `CLOCK_MONOTONIC`: known before
+    /// the command starts, so that it is enforced even if the supervisor never sends a line.
+    #[arg(long)]
+    pub(crate) deadline_ns: u64,
     /// The command.
     #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) command: Vec<OsString>,

@@ -12,8 +12,8 @@ pub(crate) const NOT_HELD: u8 = 1;
 pub(crate) const USAGE: u8 = 2;
 /// The store failed: cannot open it, it stayed busy, an I/O error (sysexits' `EX_UNAVAILABLE`).
 pub(crate) const STORE: u8 = 69;
-/// The operating system refused: a process or signal handler could not be set up (sysexits'
-/// `EX_OSERR`).
+/// The operating system refused: a process or signal handler could not be set up, or stdout
+/// refused the answer (sysexits' `EX_OSERR`).
 pub(crate) const OS: u8 = 71;
 /// The lease was not acquired within `--wait`: someone else holds it (sysexits'
 /// `EX_TEMPFAIL`, "try again later").
@@ -36,8 +36,13 @@ pub(crate) fn code(code: i32) -> u8 {
     u8::try_from(code & 0xff).unwrap_or(u8::MAX)
 }
 
-/// The code for a store error: bad input is a usage error, the rest a store failure.
+/// The code for a store error: bad input (an invalid URL among it, PostgreSQL's connection
+/// string included) is a usage error, the rest a store failure.
 pub(crate) fn for_error(error: &Error) -> u8 {
+    #[cfg(feature = "postgres")]
+    if let Error::Postgres(leasehold_postgres::Error::InvalidUrl(_)) = error {
+        return USAGE;
+    }
     match error.kind() {
         ErrorKind::InvalidInput => USAGE,
         _ => STORE,
@@ -51,7 +56,8 @@ Exit codes:
   1      status, evict: no lease is held
   2      usage: bad arguments, an invalid name or URL, --grace too long for --ttl
   69     the store failed (cannot open it, it stayed busy, I/O error)
-  71     the operating system refused (cannot start a process or handle signals)
+  71     the operating system refused (cannot start a process or handle signals, or
+         cannot write the answer on stdout; acquire then releases the lease)
   75     not acquired within --wait: someone else holds the lease
   76     the lease was lost (run: the command was stopped; renew/release: no longer yours)
   126    the command could not be executed; 127: it was not found

@@ -31,7 +31,7 @@ fn dispatch(cli: &args::Cli) -> u8 {
         command => {
             let store = match leasehold::open(&cli.db) {
                 Ok(store) => store,
-                Err(e) => return admin::fail(&e),
+                Err(e) => return admin::fail(&e, out),
             };
             match command {
                 Command::Acquire(args) => admin::acquire(&store, args, out),

@@ -241,6 +241,8 @@ fn a_watchdog_whose_supervisor_is_already_gone_starts_nothing() {
             "0",
             "--grace-ms",
             "100",
+            "--deadline-ns",
+            "0",
             "--",
         ])
         .args(["sh", "-c", "touch started"])

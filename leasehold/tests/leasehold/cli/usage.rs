@@ -20,6 +20,16 @@ fn bad_arguments_are_one_clear_line_and_exit_2() {
             &["run", "r", "--ttl", "3s", "--grace", "2s", "--", "true"],
             "too long",
         ),
+        // Regressions: the message names the real constraint ("--grace 0ms is not shorter than
+        // --ttl 1ms" was true but not the reason), and a token past the range says the range.
+        (
+            &["run", "r", "--ttl", "1ms", "--grace", "0s", "--", "true"],
+            "--grace + 0.1s",
+        ),
+        (
+            &["renew", "r", "--token", "9223372036854775808"],
+            "9223372036854775807",
+        ),
         (&["bogus"], "bogus"),
         (&["renew", "r", "--token", "abc"], "--token"),
         (&["renew", "r", "--token", "0"], "--token"),

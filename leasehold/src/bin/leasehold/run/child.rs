@@ -32,7 +32,9 @@ pub(crate) struct Child {
 
 impl Child {
     /// Starts `leasehold __watchdog` for `command` in a new process group, with `env` added to
-    /// its environment.
+    /// its environment. The watchdog is given `deadline` (the acquire's) on its command line,
+    /// before it starts the command: a supervisor stopped or killed before it writes a line on
+    /// the pipe cannot leave the command running without a limit.
     ///
     /// Must be called on the thread that lives as long as the supervisor (the main thread): the
     /// watchdog's parent-death signal fires when the thread that forked it exits.
@@ -40,11 +42,12 @@ impl Child {
         command: &[OsString],
         env: &[(&str, String)],
         grace: Duration,
+        deadline: Instant,
     ) -> io::Result<Self> {
         let (reader, writer) = rustix::pipe::pipe()?;
         // The write end stays in this process alone; the read end is inherited.
         fcntl_setfd(&writer, FdFlags::CLOEXEC)?;
-        let process = Command::new(std::env::current_exe()?)
+        let process = Command::new(own_binary()?)
             .arg("__watchdog")
             .arg("--supervisor")
             .arg(std::process::id().to_string())
@@ -52,6 +55,8 @@ impl Child {
             .arg(reader.as_raw_fd().to_string())
             .arg("--grace-ms")
             .arg(grace.as_millis().to_string())
+            .arg("--deadline-ns")
+            .arg(time::monotonic_ns_of(deadline).to_string())
             .arg("--")
             .args(command)
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -121,6 +126,17 @@ impl Child {
             Ok(status) => shell_status(status),
             Err(_) => exit::OS,
         }
+    }
+}
+
+/// This program, to start as the watchdog. On Linux `/proc/self/exe`, which opens the running
+/// image even after its file was replaced by rename (a package manager, `cargo install`):
+/// `current_exe()` then names a path that no longer exists (`… (deleted)`).
+fn own_binary() -> io::Result<std::path::PathBuf> {
+    if cfg!(target_os = "linux") {
+        Ok("/proc/self/exe".into())
+    } else {
+        std::env::current_exe()
     }
 }
 

@@ -181,9 +181,9 @@ impl Session<'_> {
             ("LEASEHOLD_DEADLINE_MS", deadline_ms.to_string()),
             ("LEASEHOLD_DB", self.db.to_owned()),
         ];
-        match Child::start(&self.args.command, &env, self.grace) {
+        match Child::start(&self.args.command, &env, self.grace, guard.deadline()) {
             Ok(child) => {
-                child.send_deadline(guard.deadline());
+                stop_for_test();
                 self.report.event("started", json!({"pid": child.pid()}));
                 Ok(child)
             }
@@ -231,6 +231,19 @@ impl Session<'_> {
     }
 }
 
+/// Test hook (feature `test-util`): with `LEASEHOLD_TEST_STOP_AFTER_WATCHDOG` set, the supervisor
+/// stops itself (SIGSTOP) right after starting the watchdog, before it says anything on the pipe.
+#[cfg(feature = "test-util")]
+fn stop_for_test() {
+    if std::env::var_os("LEASEHOLD_TEST_STOP_AFTER_WATCHDOG").is_some() {
+        let _ =
+            rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::STOP);
+    }
+}
+
+#[cfg(not(feature = "test-util"))]
+fn stop_for_test() {}
+
 /// The keeper's configuration for `ttl`, with `grace` and [`KILL_SLACK`] added to its margin;
 /// a message for a person when they leave nothing to renew in.
 fn keeper_config(ttl: Duration, grace: Duration) -> Result<KeeperConfig, String> {
@@ -245,9 +258,10 @@ fn keeper_config(ttl: Duration, grace: Duration) -> Result<KeeperConfig, String>
         KeeperConfigError::MarginNotBelowTtl { .. }
         | KeeperConfigError::RenewNotBelowTtl { .. } => {
             format!(
-                "--grace {} is not shorter than --ttl {}",
-                duration::show(grace),
-                duration::show(ttl)
+                "--ttl {} leaves no time to renew with --grace {}: --grace + 0.1s (to kill) + \
+                 0.1% of --ttl + 1ms (clock margins) must stay under two thirds of --ttl",
+                duration::show(ttl),
+                duration::show(grace)
             )
         }
         _ => format!(

@@ -1,5 +1,10 @@
 //! Waiting for the lease: the store's own waiting acquire, in slices short enough that a signal
 //! ends the wait promptly — and never with a lease: one granted as the signal came is released.
+//!
+//! Each slice is a new acquire and joins the back of the store's line of waiters, so `run`s are
+//! not served in arrival order (docs/cli.md says so). One acquire for the whole wait on another
+//! thread would keep the place, but a signal could then end `run` in the instant between a grant
+//! and its hand-over, leaving a lease nobody holds until its ttl; not done yet.
 
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};

@@ -102,7 +102,7 @@ pub(crate) fn watchdog(args: &WatchdogArgs) -> u8 {
     Watch {
         supervisor: args.supervisor,
         grace,
-        deadline: None,
+        deadline: Some(args.deadline_ns),
         orphaned_at: None,
         terminated: false,
     }
@@ -113,7 +113,7 @@ pub(crate) fn watchdog(args: &WatchdogArgs) -> u8 {
 struct Watch {
     supervisor: u32,
     grace: u64,
-    /// The last deadline the supervisor sent.
+    /// The last deadline the supervisor sent (at first the one on the command line).
     deadline: Option<u64>,
     /// When the watchdog found the supervisor gone.
     orphaned_at: Option<u64>,
