@@ -145,7 +145,10 @@ impl AsyncPgStore {
             Ok(tx) => tx,
             Err(failure) => return failed(failure),
         };
-        match self.fence_check(&tx, &cache, lease, Statement::FenceLock).await {
+        match self
+            .fence_check(&tx, &cache, lease, Statement::FenceLock)
+            .await
+        {
             Ok(Check::Current) => {}
             Ok(Check::Lost(lost)) => return self.ended(tx, false, Run::Lost(lost)).await,
             Ok(Check::Ended) => unreachable!("the first statement of a transaction cannot end it"),
@@ -162,7 +165,10 @@ impl AsyncPgStore {
             Ok(value) => value,
             Err(e) => return self.ended(tx, true, Run::Closure(e)).await,
         };
-        match self.fence_check(&tx, &cache, lease, Statement::FenceCheck).await {
+        match self
+            .fence_check(&tx, &cache, lease, Statement::FenceCheck)
+            .await
+        {
             Ok(Check::Current) => {}
             Ok(Check::Lost(lost)) => return self.ended(tx, true, Run::Lost(lost)).await,
             Ok(Check::Ended) => return Run::Failed(Error::FenceEnded, false),
@@ -207,7 +213,9 @@ impl AsyncPgStore {
         let name = lease.resource().as_str();
         let params = [(&name as _, Type::TEXT), (&now as _, Type::INT8)];
         let sql = self.text(statement);
-        let rows = self.run_in(tx.client(), cache, statement, sql, &params).await?;
+        let rows = self
+            .run_in(tx.client(), cache, statement, sql, &params)
+            .await?;
         let checked = (|| {
             let Some(found) = rows.first() else {
                 // No row to lock: the resource is vacant, so the lease is not current.

@@ -76,7 +76,13 @@ impl AsyncPgStore {
         params: &Params<'_>,
     ) -> Result<Vec<tokio_postgres::Row>, Error> {
         match self
-            .run_on(session.client(), &Cache::Unnamed, Statement::Schema, sql, params)
+            .run_on(
+                session.client(),
+                &Cache::Unnamed,
+                Statement::Schema,
+                sql,
+                params,
+            )
             .await
         {
             Ok(rows) => Ok(rows),

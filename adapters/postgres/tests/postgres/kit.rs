@@ -130,7 +130,11 @@ impl<const PREPARED: bool> Backend for PgBackend<PREPARED> {
     type Database = PgDatabase;
 
     fn name(&self) -> &'static str {
-        if PREPARED { "postgres-prepared" } else { "postgres" }
+        if PREPARED {
+            "postgres-prepared"
+        } else {
+            "postgres"
+        }
     }
 
     /// A pooled schema; with `LEASEHOLD_STRESS_KEEP` set, a schema of the harness's instead,

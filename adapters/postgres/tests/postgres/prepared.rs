@@ -159,7 +159,11 @@ fn a_deallocated_statement_is_prepared_again_once() {
         store.renew(&lease, ms(60_000)),
         Ok(Renew::Renewed(_))
     ));
-    assert_eq!(seen.take(), [Statement::Renew], "one statement for the seam");
+    assert_eq!(
+        seen.take(),
+        [Statement::Renew],
+        "one statement for the seam"
+    );
     assert_eq!(store.release(&lease).expect("release"), Release::Released);
 }
 
