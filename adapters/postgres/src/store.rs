@@ -299,7 +299,8 @@ impl AsyncPgStore {
         }
     }
 
-    /// Runs `sql`, as `statement`, on `client` (a session's): see [`AsyncPgStore::run_in`].
+    /// Runs `sql`, as `statement`, on `client` outside a transaction (a session's, or the
+    /// setup's): see [`AsyncPgStore::send`].
     pub(crate) async fn run_on(
         &self,
         client: &Client,
