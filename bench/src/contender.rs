@@ -32,6 +32,9 @@ pub enum Contender {
     FsyncFloor,
     /// `PgStore` (blocking) through its public API, on its own connection.
     PgStore,
+    /// [`Contender::PgStore`] with `Options::prepared_statements(true)`: each statement
+    /// prepared once on the store's connection.
+    PgStorePrepared,
     /// `PgStore`'s own acquire and release texts (`leasehold_postgres::Statement::sql`), prepared
     /// once on a raw `postgres` connection, with no store logic around them.
     PgFloor,
@@ -66,8 +69,9 @@ impl Contender {
     ];
 
     /// Every PostgreSQL contender, the commit floor included, in the order tables show them.
-    pub const POSTGRES: [Self; 5] = [
+    pub const POSTGRES: [Self; 6] = [
         Self::PgStore,
+        Self::PgStorePrepared,
         Self::PgFloor,
         Self::PgFloorUnnamed,
         Self::PgAdvisory,
@@ -75,13 +79,14 @@ impl Contender {
     ];
 
     /// Every contender.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Floor,
         Self::SqliteStore,
         Self::Transactional,
         Self::CheckThenAct,
         Self::FsyncFloor,
         Self::PgStore,
+        Self::PgStorePrepared,
         Self::PgFloor,
         Self::PgFloorUnnamed,
         Self::PgAdvisory,
@@ -104,6 +109,7 @@ impl Contender {
             Self::CheckThenAct => "check-then-act",
             Self::FsyncFloor => "fsync-floor",
             Self::PgStore => "pg-store",
+            Self::PgStorePrepared => "pg-store-prepared",
             Self::PgFloor => "pg-floor",
             Self::PgFloorUnnamed => "pg-floor-unnamed",
             Self::PgAdvisory => "pg-advisory",
@@ -123,6 +129,9 @@ impl Contender {
             Self::CheckThenAct => "the seed's SELECT, decide in Rust, then upsert (racy)",
             Self::FsyncFloor => "one minimal write transaction per acquire and per release",
             Self::PgStore => "PgStore::try_acquire and PgStore::release",
+            Self::PgStorePrepared => {
+                "PgStore::try_acquire and PgStore::release, statements prepared per connection"
+            }
             Self::PgFloor => "PgStore's acquire and release statements, prepared, on raw postgres",
             Self::PgFloorUnnamed => {
                 "PgStore's statements sent unnamed (query_typed) on raw postgres"

@@ -1,5 +1,5 @@
 //! The PostgreSQL contenders, each client on a connection of its own: [`Store`] (`PgStore`, the
-//! subject), [`Floor`] (the store's statement texts, prepared, on a raw connection),
+//! subject, with statements unnamed or prepared), [`Floor`] (the store's statement texts, prepared, on a raw connection),
 //! [`Advisory`] (session advisory locks, what a user would pick instead) and [`CommitFloor`]
 //! (one minimal durable commit per operation).
 
@@ -62,7 +62,8 @@ pub fn open<V: WithLocker>(
     visit: V,
 ) -> Result<V::Output, BenchError> {
     Ok(match contender {
-        Contender::PgStore => visit.with(Store::open(place)?),
+        Contender::PgStore => visit.with(Store::open(place, false)?),
+        Contender::PgStorePrepared => visit.with(Store::open(place, true)?),
         Contender::PgFloor => visit.with(Floor::open(place)?),
         Contender::PgFloorUnnamed => visit.with(Floor::open_unnamed(place)?),
         Contender::PgAdvisory => visit.with(Advisory::open(place)?),
@@ -83,13 +84,16 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects the store to `place` (whose schema exists).
+    /// Connects the store to `place` (whose schema exists), with
+    /// [`Options::prepared_statements`] set to `prepared`.
     ///
     /// # Errors
     ///
     /// The store's connect errors.
-    pub fn open(place: &Place) -> Result<Self, BenchError> {
-        let options = Options::new().schema(place.schema.clone());
+    pub fn open(place: &Place, prepared: bool) -> Result<Self, BenchError> {
+        let options = Options::new()
+            .schema(place.schema.clone())
+            .prepared_statements(prepared);
         Ok(Self {
             store: PgStore::connect_with(&place.url, options)?,
         })

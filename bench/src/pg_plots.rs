@@ -14,8 +14,9 @@ use plotters::prelude::*;
 use crate::plots::{Panel, SIZE, colour, legend, plot_error};
 
 /// The lines of each panel.
-const LINES: [Contender; 7] = [
+const LINES: [Contender; 8] = [
     Contender::PgStore,
+    Contender::PgStorePrepared,
     Contender::PgFloor,
     Contender::PgFloorUnnamed,
     Contender::PgAdvisory,

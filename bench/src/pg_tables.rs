@@ -119,8 +119,9 @@ fn ratio(over: Option<&Summary>, under: Option<&Summary>) -> String {
 }
 
 /// The contenders of the throughput table, in its order.
-const ROWS: [Contender; 7] = [
+const ROWS: [Contender; 8] = [
     Contender::PgStore,
+    Contender::PgStorePrepared,
     Contender::PgFloor,
     Contender::PgFloorUnnamed,
     Contender::PgAdvisory,
@@ -166,8 +167,8 @@ pub fn throughput(report: &Report) -> String {
 #[must_use]
 pub fn ratios(report: &Report) -> String {
     let mut out = String::from(
-        "| connections | resources | PgStore ÷ floor | PgStore ÷ unnamed floor | unnamed ÷ prepared floor | PgStore ÷ advisory | bound: commit floor ÷ advisory | PgStore ÷ commit floor | PgStore ÷ SqliteStore | pg commit floor ÷ SQLite fsync floor |\n\
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| connections | resources | PgStore ÷ floor | PgStore ÷ unnamed floor | unnamed ÷ prepared floor | prepared PgStore ÷ floor | PgStore ÷ advisory | bound: commit floor ÷ advisory | PgStore ÷ commit floor | PgStore ÷ SqliteStore | pg commit floor ÷ SQLite fsync floor |\n\
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let d = Durability::Full;
     for resources in RESOURCES {
@@ -179,10 +180,11 @@ pub fn ratios(report: &Report) -> String {
             let (floor, unnamed) = (at(Contender::PgFloor), at(Contender::PgFloorUnnamed));
             let _ = writeln!(
                 out,
-                "| {n} | {resources} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {n} | {resources} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 ratio(store, floor),
                 ratio(store, unnamed),
                 ratio(unnamed, floor),
+                ratio(at(Contender::PgStorePrepared), floor),
                 ratio(store, advisory),
                 ratio(commit, advisory),
                 ratio(store, commit),

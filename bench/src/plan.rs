@@ -109,6 +109,7 @@ pub fn postgres_grid() -> Vec<Scenario> {
         for clients in PG_CLIENTS {
             for contender in [
                 Contender::PgStore,
+                Contender::PgStorePrepared,
                 Contender::PgFloor,
                 Contender::PgFloorUnnamed,
                 Contender::PgAdvisory,
@@ -142,6 +143,7 @@ pub fn postgres_grid() -> Vec<Scenario> {
     for resources in RESOURCES {
         for contender in [
             Contender::PgStore,
+            Contender::PgStorePrepared,
             Contender::PgFloor,
             Contender::PgFloorUnnamed,
             Contender::PgAdvisory,

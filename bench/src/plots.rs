@@ -46,6 +46,7 @@ pub(crate) fn colour(contender: Contender) -> RGBColor {
         Contender::CheckThenAct => RGBColor(213, 94, 0),
         Contender::FsyncFloor => RGBColor(0, 158, 115),
         Contender::PgStore => RGBColor(0, 90, 160),
+        Contender::PgStorePrepared => RGBColor(86, 180, 233),
         Contender::PgFloor => RGBColor(60, 60, 60),
         Contender::PgFloorUnnamed => RGBColor(150, 150, 150),
         Contender::PgAdvisory => RGBColor(204, 121, 167),

@@ -6,6 +6,7 @@ use tokio_postgres::Transaction;
 use tokio_postgres::types::Type;
 
 use crate::error::Error;
+use crate::prepared::Cache;
 use crate::row;
 use crate::seam::Statement;
 use crate::session::Session;
@@ -138,12 +139,16 @@ impl AsyncPgStore {
     where
         F: AsyncFnOnce(&Transaction<'_>) -> Result<T, E>,
     {
-        let begun = self.control(Statement::FenceControl, session.client().transaction());
+        let (client, cache) = self.connection(session);
+        let begun = self.control(Statement::FenceControl, client.transaction());
         let tx = match begun.await {
             Ok(tx) => tx,
             Err(failure) => return failed(failure),
         };
-        match self.fence_check(&tx, lease, Statement::FenceLock).await {
+        match self
+            .fence_check(&tx, &cache, lease, Statement::FenceLock)
+            .await
+        {
             Ok(Check::Current) => {}
             Ok(Check::Lost(lost)) => return self.ended(tx, false, Run::Lost(lost)).await,
             Ok(Check::Ended) => unreachable!("the first statement of a transaction cannot end it"),
@@ -160,7 +165,10 @@ impl AsyncPgStore {
             Ok(value) => value,
             Err(e) => return self.ended(tx, true, Run::Closure(e)).await,
         };
-        match self.fence_check(&tx, lease, Statement::FenceCheck).await {
+        match self
+            .fence_check(&tx, &cache, lease, Statement::FenceCheck)
+            .await
+        {
             Ok(Check::Current) => {}
             Ok(Check::Lost(lost)) => return self.ended(tx, true, Run::Lost(lost)).await,
             Ok(Check::Ended) => return Run::Failed(Error::FenceEnded, false),
@@ -193,10 +201,11 @@ impl AsyncPgStore {
 
     /// The fence's check at the first statement (`FenceLock`, which also locks the row) or before
     /// `COMMIT` (`FenceCheck`): the lease may be used iff it is the valid lease now, exactly when
-    /// a renew with its token would succeed.
+    /// a renew with its token would succeed. `cache` is the connection's statement cache.
     async fn fence_check(
         &self,
         tx: &Transaction<'_>,
+        cache: &Cache,
         lease: &Lease,
         statement: Statement,
     ) -> Result<Check, Failure> {
@@ -204,7 +213,9 @@ impl AsyncPgStore {
         let name = lease.resource().as_str();
         let params = [(&name as _, Type::TEXT), (&now as _, Type::INT8)];
         let sql = self.text(statement);
-        let rows = self.run_on(tx.client(), statement, sql, &params).await?;
+        let rows = self
+            .run_in(tx.client(), cache, statement, sql, &params)
+            .await?;
         let checked = (|| {
             let Some(found) = rows.first() else {
                 // No row to lock: the resource is vacant, so the lease is not current.

@@ -112,6 +112,7 @@ mod error;
 mod fence;
 mod listen;
 mod options;
+mod prepared;
 mod read;
 mod release;
 mod renew;

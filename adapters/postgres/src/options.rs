@@ -37,6 +37,7 @@ pub struct Options {
     pub(crate) seam: Option<Arc<dyn Seam>>,
     pub(crate) listen: Listen,
     pub(crate) notify: bool,
+    pub(crate) prepared_statements: bool,
     /// Every pause between a waiter's attempts (feature `test-util`); `None`: the backoff of
     /// `leasehold_contract::wait`.
     pub(crate) poll_interval: Option<Duration>,
@@ -80,6 +81,7 @@ impl Options {
             seam: None,
             listen: Listen::StoreUrl,
             notify: true,
+            prepared_statements: false,
             poll_interval: None,
         }
     }
@@ -158,6 +160,32 @@ impl Options {
         self
     }
 
+    /// Whether the store prepares each of its statements once per connection (named prepared
+    /// statements, kept with the connection) instead of sending it unnamed at every call:
+    /// `false` by default.
+    ///
+    /// Prepared, a statement is parsed and planned once per connection rather than at every
+    /// call, which makes the short lock statements markedly cheaper for the server. A new
+    /// connection (after a reconnect, or another pooled one) starts with none prepared. A store
+    /// from a pool (feature `deadpool`) keeps them in the pool's own per-connection cache
+    /// (`deadpool_postgres::StatementCache`). The texts, the statements counted by a seam, the
+    /// I/O timeout and the errors are the same either way; a prepared statement the server no
+    /// longer knows is prepared again (inside [`with_fence`] the call then fails with
+    /// [`Error::SerializationFailure`](crate::Error::SerializationFailure): retry it).
+    ///
+    /// Turn it on for direct connections, session pooling, or PgBouncer 1.21 or later with
+    /// `max_prepared_statements` set. Never behind a transaction pooler that does not track
+    /// prepared statements (PgBouncer before 1.21, or with `max_prepared_statements = 0`): a
+    /// statement prepared on one server session is missing, or another client's of the same
+    /// name, on the next. `docs/postgres.md`, "Prepared statements", has the details.
+    ///
+    /// [`with_fence`]: crate::AsyncPgStore::with_fence
+    #[must_use]
+    pub fn prepared_statements(mut self, prepared: bool) -> Self {
+        self.prepared_statements = prepared;
+        self
+    }
+
     /// Makes every pause between a waiter's attempts `interval` (feature `test-util`), still
     /// ended early by a wake-up and never past the holder's expiry nor the deadline: with a long
     /// interval, a test can tell a grant a wake-up brought from one a poll found.
@@ -216,6 +244,7 @@ impl fmt::Debug for Options {
             .field("seam", &self.seam)
             .field("listen", &self.listen)
             .field("notify", &self.notify)
+            .field("prepared_statements", &self.prepared_statements)
             .field("poll_interval", &self.poll_interval)
             .finish()
     }

@@ -1,10 +1,13 @@
 //! Where a statement gets its connection: the store's own (from a URL, connected again at the
 //! next operation after it died; or handed in with `from_client`, never replaced) or a pool's.
 //!
-//! The store keeps no session state on a connection — no prepared statements, no `SET`, no
-//! advisory locks, no temporary objects — so any connection will do, including one a transaction
-//! pooler hands out per transaction.
+//! By default the store keeps no session state on a connection — no prepared statements, no
+//! `SET`, no advisory locks, no temporary objects — so any connection will do, including one a
+//! transaction pooler hands out per transaction. With
+//! [`Options::prepared_statements`](crate::Options::prepared_statements) each connection carries
+//! its own statement cache ([`Cache`]), which goes when the connection goes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard};
@@ -12,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Config, NoTls};
 
 use crate::error::Error;
+use crate::prepared::{Cache, Prepared};
 use crate::sqlstate;
 
 /// Where connections come from.
@@ -40,6 +44,18 @@ pub(crate) struct Sessions {
 pub(crate) struct Own {
     client: Client,
     driver: Option<JoinHandle<()>>,
+    /// The statements prepared on this connection: a new connection starts with none.
+    prepared: Arc<Prepared>,
+}
+
+impl Own {
+    fn new(client: Client, driver: Option<JoinHandle<()>>) -> Self {
+        Self {
+            client,
+            driver,
+            prepared: Arc::default(),
+        }
+    }
 }
 
 /// One statement's (or one fenced transaction's) exclusive use of a connection.
@@ -60,6 +76,24 @@ impl Session<'_> {
             Self::Own(own) => &mut own.as_mut().expect("a session has a connection").client,
             #[cfg(feature = "deadpool")]
             Self::Pooled(object) => object.as_mut().expect("a session has a connection"),
+        }
+    }
+
+    /// The connection, and the statement cache that belongs to it.
+    pub(crate) fn with_cache(&mut self) -> (&mut Client, Cache) {
+        match self {
+            Self::Own(own) => {
+                // As in `client`.
+                let own = own.as_mut().expect("a session has a connection");
+                (&mut own.client, Cache::Own(Arc::clone(&own.prepared)))
+            }
+            #[cfg(feature = "deadpool")]
+            Self::Pooled(object) => {
+                let object = object.as_mut().expect("a session has a connection");
+                let cache = Cache::Pool(Arc::clone(&object.statement_cache));
+                let client: &mut Client = object;
+                (client, cache)
+            }
         }
     }
 
@@ -92,7 +126,7 @@ impl Sessions {
         let Ok(mut own) = self.own.try_lock() else {
             return;
         };
-        let Some(Own { client, driver }) = own.take() else {
+        let Some(Own { client, driver, .. }) = own.take() else {
             return;
         };
         drop(client);
@@ -103,10 +137,7 @@ impl Sessions {
 
     /// Connections from `source`; `first` is the connection of a handed-in client.
     pub(crate) fn new(source: Source, first: Option<Client>, connect_timeout: Duration) -> Self {
-        let own = first.map(|client| Own {
-            client,
-            driver: None,
-        });
+        let own = first.map(|client| Own::new(client, None));
         Self {
             source,
             own: Mutex::new(own),
@@ -148,10 +179,7 @@ async fn connect(config: &Config, timeout: Duration) -> Result<Own, Error> {
     let driver = tokio::spawn(async move {
         let _ = connection.await;
     });
-    Ok(Own {
-        client,
-        driver: Some(driver),
-    })
+    Ok(Own::new(client, Some(driver)))
 }
 
 #[cfg(feature = "deadpool")]

@@ -14,14 +14,16 @@ use tokio_postgres::{Client, Config, Row};
 use crate::error::Error;
 use crate::listen::Listener;
 use crate::options::Options;
+use crate::prepared::{self, Cache};
 use crate::seam::{Seam, Statement, Texts, Verdict};
 use crate::session::{Session, Sessions, Source};
 use crate::setup::schema;
 use crate::sqlstate::{self, Failure};
 use crate::wait::Waiters;
 
-/// The statement parameters of one call: each value with its PostgreSQL type, so that every
-/// statement is sent unnamed, parsed and run in one round trip.
+/// The statement parameters of one call: each value with its PostgreSQL type, so that a
+/// statement can be sent unnamed, parsed and run in one round trip (or prepared with exactly
+/// these types, see [`Options::prepared_statements`]).
 pub(crate) type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
 
 /// A lock store in one PostgreSQL schema, for async callers (tokio). See the
@@ -41,6 +43,8 @@ pub struct AsyncPgStore {
     serialization_retries: u32,
     /// Whether releases and evictions send the wake-up hint ([`Options::notify`]).
     notify: bool,
+    /// Whether statements are prepared once per connection ([`Options::prepared_statements`]).
+    prepared_statements: bool,
     clock: Option<Arc<dyn Clock>>,
     seam: Option<Arc<dyn Seam>>,
     request_ids: RequestIds,
@@ -171,6 +175,7 @@ impl AsyncPgStore {
             io_timeout: options.io_timeout,
             serialization_retries: options.serialization_retries,
             notify: options.notify,
+            prepared_statements: options.prepared_statements,
             clock: options.clock,
             seam: options.seam,
             request_ids: RequestIds::new().map_err(Error::Random)?,
@@ -257,7 +262,8 @@ impl AsyncPgStore {
         let mut backoff = Backoff::new();
         for attempt in 1.. {
             let mut session = self.sessions.session().await?;
-            match self.run_on(session.client(), statement, sql, params).await {
+            let (client, cache) = self.connection(&mut session);
+            match self.run_on(client, &cache, statement, sql, params).await {
                 Ok(rows) => return Ok(rows),
                 Err(Failure::Retry(source)) if attempt >= self.serialization_retries => {
                     return Err(Error::SerializationFailure {
@@ -283,18 +289,67 @@ impl AsyncPgStore {
         self.texts.get(statement)
     }
 
-    /// Runs `sql`, as `statement`, on `client` (a session's, or a fenced transaction's): the
-    /// seam and the I/O timeout apply, retries do not. On [`Failure::Lost`] the caller drops
-    /// the connection.
+    /// `session`'s connection, with its statement cache if this store prepares statements.
+    pub(crate) fn connection<'s>(&self, session: &'s mut Session<'_>) -> (&'s mut Client, Cache) {
+        let (client, cache) = session.with_cache();
+        if self.prepared_statements {
+            (client, cache)
+        } else {
+            (client, Cache::Unnamed)
+        }
+    }
+
+    /// Runs `sql`, as `statement`, on `client` outside a transaction (a session's, or the
+    /// setup's): see [`AsyncPgStore::send`].
     pub(crate) async fn run_on(
         &self,
         client: &Client,
+        cache: &Cache,
         statement: Statement,
         sql: &str,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, Failure> {
-        self.control(statement, client.query_typed(sql, params))
+        self.send(client, cache, false, (statement, sql), params)
             .await
+    }
+
+    /// Runs `sql`, as `statement`, inside a fenced transaction on `client`: see
+    /// [`AsyncPgStore::send`].
+    pub(crate) async fn run_in(
+        &self,
+        client: &Client,
+        cache: &Cache,
+        statement: Statement,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, Failure> {
+        self.send(client, cache, true, (statement, sql), params)
+            .await
+    }
+
+    /// Runs `sql`, as `statement`, on `client`, unnamed or prepared through `cache`: the seam
+    /// (one event, however many messages) and the I/O timeout apply, retries do not. On
+    /// [`Failure::Lost`] the caller drops the connection. A cached statement the server no
+    /// longer knows is prepared again once; inside a transaction (`in_transaction`) that is not
+    /// possible, and the failure is a [`Failure::Retry`] of the whole transaction.
+    async fn send(
+        &self,
+        client: &Client,
+        cache: &Cache,
+        in_transaction: bool,
+        (statement, sql): (Statement, &str),
+        params: &Params<'_>,
+    ) -> Result<Vec<Row>, Failure> {
+        let sent = prepared::send(client, cache, in_transaction, (statement, sql), params);
+        match self.answer(statement, sent).await {
+            Ok(rows) => Ok(rows),
+            // The statement did not run, and the cache is empty again.
+            Err(Unanswered::Failed(e)) if in_transaction && prepared::is_stale(cache, &e) => {
+                Err(Failure::Retry(e))
+            }
+            Err(Unanswered::Failed(e)) => Err(sqlstate::classify(statement, e)),
+            Err(Unanswered::Lost(e)) => Err(Failure::Lost(e)),
+        }
     }
 
     /// Awaits `query` (any request on a connection, such as `BEGIN` or `COMMIT`) as `statement`:

@@ -10,6 +10,7 @@ use leasehold_contract::{StoreId, starting_high_water};
 use tokio_postgres::types::Type;
 
 use crate::error::Error;
+use crate::prepared::Cache;
 use crate::seam::{Statement, with_schema};
 use crate::session::Session;
 use crate::sqlstate::{self, Failure};
@@ -77,7 +78,13 @@ impl AsyncPgStore {
         params: &Params<'_>,
     ) -> Result<Vec<tokio_postgres::Row>, Error> {
         match self
-            .run_on(session.client(), Statement::Schema, sql, params)
+            .run_on(
+                session.client(),
+                &Cache::Unnamed,
+                Statement::Schema,
+                sql,
+                params,
+            )
             .await
         {
             Ok(rows) => Ok(rows),

@@ -1,7 +1,8 @@
 //! The whole kit (`leasehold-kit`) against the PostgreSQL store: conformance (2,000 cases),
 //! linearizability, threads, races, the peer suite, fairness and the multi-process stress test.
 //! Each kit database is a schema of its own on the test server, taken from a pool (see `pool`),
-//! and every store of it has a connection of its own.
+//! and every store of it has a connection of its own. The conformance suite runs once more, with
+//! fewer cases, on stores with prepared statements (`prepared_conforms_to_the_core`).
 
 mod connections;
 mod pool;
@@ -14,9 +15,10 @@ use leasehold_kit::{Backend, StoreErrorOf};
 use leasehold_pg_harness::TestSchema;
 use leasehold_postgres::{Error, Options, PgStore, Timestamp};
 
-/// PostgreSQL stores, each kit database a schema of its own.
+/// PostgreSQL stores, each kit database a schema of its own; `PREPARED`: with
+/// [`Options::prepared_statements`].
 #[derive(Default)]
-pub(crate) struct PgBackend;
+pub(crate) struct PgBackend<const PREPARED: bool = false>;
 
 /// A kit database: a schema, and what its first store must find.
 pub(crate) struct PgDatabase {
@@ -123,12 +125,16 @@ impl Drop for PgDatabase {
     }
 }
 
-impl Backend for PgBackend {
+impl<const PREPARED: bool> Backend for PgBackend<PREPARED> {
     type Store = PgStore;
     type Database = PgDatabase;
 
     fn name(&self) -> &'static str {
-        "postgres"
+        if PREPARED {
+            "postgres-prepared"
+        } else {
+            "postgres"
+        }
     }
 
     /// A pooled schema; with `LEASEHOLD_STRESS_KEEP` set, a schema of the harness's instead,
@@ -145,12 +151,13 @@ impl Backend for PgBackend {
 
     fn open(&self, db: &PgDatabase, clock: &ManualClock) -> PgStore {
         db.prepare(Some(clock.now().expect("a manual clock always reads")));
-        db.reconnect(db.options().clock(clock.clone()))
+        let options = db.options().clock(clock.clone());
+        db.reconnect(options.prepared_statements(PREPARED))
     }
 
     fn open_real(&self, db: &PgDatabase) -> PgStore {
         db.prepare(None);
-        db.connect(db.options())
+        db.connect(db.options().prepared_statements(PREPARED))
     }
 
     fn fenced_write(
@@ -179,8 +186,17 @@ impl Backend for PgBackend {
 
     fn open_located(&self, locator: &str) -> PgStore {
         let (url, schema) = locator.rsplit_once(' ').expect("a URL and a schema");
-        PgStore::connect_with(url, Options::new().schema(schema)).expect("a store")
+        let options = Options::new().schema(schema);
+        PgStore::connect_with(url, options.prepared_statements(PREPARED)).expect("a store")
     }
 }
 
 leasehold_kit::store_suite!(suite, PgBackend);
+
+/// The conformance suite on stores with prepared statements, on pooled connections that other
+/// databases' stores used before (so cached statements meet reset schemas). Fewer cases than the
+/// suite's 2,000: the statements are the same, only how they are sent differs.
+#[test]
+fn prepared_conforms_to_the_core() {
+    leasehold_kit::conformance::check::<PgBackend<true>>(leasehold_kit::conformance::cases(300));
+}

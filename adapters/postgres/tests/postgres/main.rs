@@ -9,6 +9,7 @@ mod fence;
 mod kit;
 mod listen;
 mod partition;
+mod prepared;
 mod races;
 mod reference;
 mod refusals;

@@ -32,10 +32,20 @@ impl Seam for Record {
 
 #[test]
 fn each_operation_sends_one_write_and_at_most_one_read() {
+    one_write_and_at_most_one_read(Options::new());
+}
+
+/// The same with prepared statements: preparing is part of the statement, not one more.
+#[test]
+fn each_prepared_operation_sends_one_write_and_at_most_one_read() {
+    one_write_and_at_most_one_read(Options::new().prepared_statements(true));
+}
+
+fn one_write_and_at_most_one_read(options: Options) {
     let db = TestDb::create();
     let seen = Record::default();
     let clock = ManualClock::new(Timestamp::from_millis(1_000));
-    let options = Options::new().clock(clock.clone()).seam(seen.clone());
+    let options = options.clock(clock.clone()).seam(seen.clone());
     let store = PgStore::connect_with(db.url(), options).expect("a store");
     seen.take();
     let lease = granted(store.try_acquire("r", "a", ms(100)));

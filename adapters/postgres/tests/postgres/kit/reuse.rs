@@ -29,7 +29,7 @@ fn use_up(store: &PgStore, clock: &ManualClock) {
 
 #[test]
 fn a_schema_used_before_is_reset_to_what_a_new_one_holds() {
-    let backend = PgBackend;
+    let backend = PgBackend::<false>;
     let clock = ManualClock::new(T0);
     let new = PgDatabase::empty();
     let first = backend.open(&new, &clock);
