@@ -257,3 +257,125 @@ impl From<rusqlite::Error> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use leasehold_contract::StoreError as _;
+
+    use super::*;
+
+    fn sqlite_error() -> rusqlite::Error {
+        rusqlite::Error::InvalidQuery
+    }
+
+    /// Every variant says something of its own, naming what it carries.
+    #[test]
+    fn every_error_has_a_message_of_its_own() {
+        let errors = [
+            Error::InvalidName(NameError::Empty {
+                kind: leasehold_core::NameKind::Resource,
+            }),
+            Error::InvalidTtl(TtlError::Zero),
+            Error::Rejected(DecideError::TokensExhausted),
+            Error::ForeignLease {
+                lease: StoreId::from_u64(1),
+                store: StoreId::from_u64(2),
+            },
+            Error::NotADatabase {
+                path: PathBuf::from("/x/app.db"),
+            },
+            Error::Corrupt(sqlite_error()),
+            Error::StorageFull(sqlite_error()),
+            Error::SchemaTooNew {
+                found: 9,
+                supported: 2,
+            },
+            Error::InTransaction,
+            Error::UnsafeSetting {
+                setting: "triggers disabled",
+                found: "off".into(),
+            },
+            Error::ReadOnly,
+            Error::CannotOpen {
+                path: PathBuf::from("/x/other.db"),
+                source: sqlite_error(),
+            },
+            Error::Busy,
+            Error::Contended { rounds: 64 },
+            Error::FenceEnded,
+            Error::Clock(ClockError::BeforeEpoch),
+            Error::Random(getrandom::Error::UNSUPPORTED),
+            Error::CorruptRow {
+                resource: "plan/42".into(),
+                reason: "invalid owner",
+            },
+            Error::Sqlite(sqlite_error()),
+        ];
+        let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let mut unique = texts.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), texts.len(), "{texts:#?}");
+        for (text, needle) in texts.iter().zip([
+            "",
+            "",
+            "",
+            "",
+            "/x/app.db",
+            "",
+            "",
+            "9",
+            "transaction",
+            "triggers disabled",
+            "",
+            "/x/other.db",
+            "",
+            "64",
+            "",
+            "",
+            "random",
+            "plan/42",
+            "",
+        ]) {
+            assert!(!text.is_empty());
+            assert!(text.contains(needle), "{text:?} does not name {needle:?}");
+        }
+    }
+
+    /// The errors that wrap another give it as their source; the others have none.
+    #[test]
+    fn wrapped_errors_are_the_source() {
+        let has_source = |e: Error| e.source().is_some();
+        assert!(has_source(Error::InvalidName(NameError::Empty {
+            kind: leasehold_core::NameKind::Resource
+        })));
+        assert!(has_source(Error::InvalidTtl(TtlError::Zero)));
+        assert!(has_source(Error::Rejected(DecideError::TokensExhausted)));
+        assert!(has_source(Error::Clock(ClockError::BeforeEpoch)));
+        assert!(has_source(Error::Random(getrandom::Error::UNSUPPORTED)));
+        for wrapped in [
+            Error::Sqlite(sqlite_error()),
+            Error::Corrupt(sqlite_error()),
+            Error::StorageFull(sqlite_error()),
+            Error::CannotOpen {
+                path: PathBuf::new(),
+                source: sqlite_error(),
+            },
+        ] {
+            assert!(has_source(wrapped));
+        }
+        assert!(!has_source(Error::Busy));
+        assert!(!has_source(Error::InTransaction));
+    }
+
+    #[test]
+    fn only_a_rejection_carries_the_cores_decision_error() {
+        assert_eq!(
+            Error::Rejected(DecideError::TokensExhausted).decide_error(),
+            Some(DecideError::TokensExhausted)
+        );
+        assert_eq!(Error::Busy.decide_error(), None);
+    }
+}
