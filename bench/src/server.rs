@@ -142,8 +142,7 @@ impl Postgres {
         let options = format!(
             "-c commit_delay={GROUP_COMMIT_DELAY_US} -c commit_siblings={GROUP_COMMIT_SIBLINGS}"
         );
-        let separator = if self.url.contains('?') { '&' } else { '?' };
-        format!("{}{separator}options={}", self.url, encode(&options))
+        leasehold_pg_harness::with_parameter(&self.url, "options", &options)
     }
 
     /// A fresh schema for `scenario`: the store's tables (made by `PgStore` itself) and the
@@ -187,18 +186,6 @@ fn show(client: &mut Client, name: &str) -> Result<String, BenchError> {
     Ok(row.try_get(0)?)
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(byte).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
 /// One scenario's schema; dropped (with everything in it) when this is.
 #[derive(Debug)]
 pub struct ScenarioSchema {
@@ -215,15 +202,5 @@ impl Drop for ScenarioSchema {
         if let Err(e) = dropped {
             eprintln!("leasehold-bench: could not drop {}: {e}", self.place.schema);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn group_commit_rides_in_the_url_options_encoded() {
-        assert_eq!(encode("-c a=1"), "-c%20a%3D1");
     }
 }

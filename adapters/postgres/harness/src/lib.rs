@@ -83,4 +83,4 @@ pub use testdb::{
     ProcessDb, TestDb, TestSchema, fresh_database, fresh_schema, fresh_schema_name,
     process_database, shared_server_url,
 };
-pub use url::with_database;
+pub use url::{with_database, with_parameter};

@@ -27,8 +27,9 @@ pub fn with_database(url: &str, db: &str) -> Result<String, Error> {
     Ok(format!("{scheme}{authority}/{}{query}", encode(db)))
 }
 
-/// `url` with `key=value` added to its query string.
-pub(crate) fn with_parameter(url: &str, key: &str, value: &str) -> String {
+/// `url` with `key=value` added to its query string, `value` percent-encoded.
+#[must_use]
+pub fn with_parameter(url: &str, key: &str, value: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}{key}={}", encode(value))
 }

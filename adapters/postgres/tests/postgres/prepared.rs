@@ -5,16 +5,15 @@
 //! shows only the session's own statements, and the fence runs on the store's connection. The
 //! closure reads it with `query_typed` (unnamed), so the reading adds nothing to it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
 use leasehold_postgres::{
-    Acquire, AsyncPgStore, Error, Fenced, Lease, Options, PgStore, Release, Renew, Seam, Statement,
-    Verdict,
+    Acquire, AsyncPgStore, Error, Fenced, Lease, Options, PgStore, Release, Renew, Statement,
 };
 
-use super::support::{TestDb, granted, ms};
+use super::support::{Record, TestDb, granted, ms};
 
 /// The store's statements prepared on the fence's connection (texts on the store's table), and
 /// that connection's backend pid.
@@ -37,26 +36,6 @@ fn prepared(store: &PgStore, lease: &Lease) -> (i64, i64) {
 
 fn prepared_store(db: &TestDb, options: Options) -> PgStore {
     PgStore::connect_with(db.url(), options.prepared_statements(true)).expect("a store")
-}
-
-/// Counts the statements the store reports to its seam.
-#[derive(Clone, Debug, Default)]
-struct Record(Arc<Mutex<Vec<Statement>>>);
-
-impl Record {
-    fn take(&self) -> Vec<Statement> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-impl Seam for Record {
-    fn answered(&self, statement: Statement, _succeeded: bool) -> Verdict {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(statement);
-        Verdict::Deliver
-    }
 }
 
 #[test]

@@ -1,34 +1,12 @@
 //! Each successful state change is exactly one statement; each refused one is that statement
 //! plus one read; waiting through the async store leaves nothing behind when abandoned.
 
-use std::sync::{Arc, Mutex, PoisonError};
-
 use leasehold_postgres::{
-    Acquire, AsyncPgStore, Evict, ManualClock, Options, PgStore, Release, Renew, Seam, Statement,
-    Timestamp, Verdict,
+    Acquire, AsyncPgStore, Evict, ManualClock, Options, PgStore, Release, Renew, Statement,
+    Timestamp,
 };
 
-use super::support::{TestDb, granted, ms};
-
-/// Records every statement the store sends.
-#[derive(Clone, Debug, Default)]
-struct Record(Arc<Mutex<Vec<Statement>>>);
-
-impl Record {
-    fn take(&self) -> Vec<Statement> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-impl Seam for Record {
-    fn answered(&self, statement: Statement, _succeeded: bool) -> Verdict {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(statement);
-        Verdict::Deliver
-    }
-}
+use super::support::{Record, TestDb, granted, ms};
 
 #[test]
 fn each_operation_sends_one_write_and_at_most_one_read() {

@@ -6,9 +6,12 @@
 //! test and dropped (`WITH (FORCE)`) when the test ends, also when it panics; nothing else on the
 //! server is touched.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use leasehold_postgres::{Acquire, Error, Lease, ManualClock, Options, PgStore, Timestamp};
+use leasehold_postgres::{
+    Acquire, Error, Lease, ManualClock, Options, PgStore, Seam, Statement, Timestamp, Verdict,
+};
 
 /// A database created for one test, dropped with it.
 pub(crate) struct TestDb {
@@ -171,7 +174,7 @@ pub(crate) fn backends(db: &TestDb, application_name: &str) -> Vec<i32> {
 /// server runs on this machine, so its clock and the local monotonic one run at the same rate
 /// (up to NTP's slewing, microseconds over a test).
 pub(crate) fn server_time_at(client: &mut postgres::Client, at: Instant) -> (i128, i128) {
-    let sql = leasehold_postgres::Statement::Clock
+    let sql = Statement::Clock
         .sql()
         .expect("the clock statement has a text");
     let none: Option<i64> = None;
@@ -209,5 +212,26 @@ pub(crate) struct StopOnDrop<'a>(pub(crate) &'a std::sync::atomic::AtomicBool);
 impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
         self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A seam that records every statement the store reports, in order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Record(Arc<Mutex<Vec<Statement>>>);
+
+impl Record {
+    /// The statements recorded since the last call.
+    pub(crate) fn take(&self) -> Vec<Statement> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Seam for Record {
+    fn answered(&self, statement: Statement, _succeeded: bool) -> Verdict {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(statement);
+        Verdict::Deliver
     }
 }

@@ -274,7 +274,7 @@ fn a_database_file_with_a_second_name_is_refused() {
     for name in [&path, &other] {
         match SqliteStore::open(name) {
             Err(Error::UnsafeSetting { found, .. }) => {
-                assert!(found.contains("2 links"), "{found}")
+                assert!(found.contains("2 links"), "{found}");
             }
             other => panic!("expected UnsafeSetting, got {other:?}"),
         }
